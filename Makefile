@@ -1,0 +1,51 @@
+# Every command a user or CI needs. `make demo` and `make test` do all the set-up themselves.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+LOCAL  := .local
+
+.PHONY: help install demo test test-fast lint bench clean check-prereqs
+
+help:
+	@echo "make demo   - install, copy the sample CSVs into $(LOCAL)/landing, run the job locally, show the target"
+	@echo "make test   - install and run the whole test suite (what CI runs)"
+	@echo "make lint   - ruff"
+	@echo "make bench  - benchmarks (CI size; see benchmarks/README.md for the big sizes)"
+
+check-prereqs:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is required, found " + sys.version.split()[0])'
+	@command -v java >/dev/null 2>&1 || { echo "Java 17+ is required (Spark 4 runs on the JVM); install a JDK 17 or newer and put java on PATH." >&2; exit 1; }
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
+	 if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then echo "Java 17+ is required (Spark 4), found: $$(java -version 2>&1 | head -n 1)" >&2; exit 1; fi
+
+$(STAMP): requirements-dev.txt pyproject.toml
+	@$(MAKE) --no-print-directory check-prereqs
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: check-prereqs $(STAMP)
+	@mkdir -p $(LOCAL)/landing
+	cp src/order_tracking/samples/*.csv $(LOCAL)/landing/
+	$(PY) -m order_tracking run --settle-seconds 0
+	$(PY) -m order_tracking show
+
+test: check-prereqs $(STAMP)
+	$(PY) -m pytest
+
+test-fast: check-prereqs $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests notebooks benchmarks
+	$(PY) -m ruff format --check src tests notebooks benchmarks
+
+bench: check-prereqs $(STAMP)
+	$(PY) -m benchmarks.run --sizes ci
+
+clean:
+	rm -rf $(LOCAL) .pytest_cache .ruff_cache

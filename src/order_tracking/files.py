@@ -1,0 +1,155 @@
+"""Landing-folder discovery, file identity, header sniffing and no-overwrite moves (plain os/shutil).
+
+On Databricks, `/Volumes/...` paths are ordinary files for Python, so this module runs unchanged there.
+"""
+
+from __future__ import annotations
+
+import csv
+import filecmp
+import io
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from order_tracking.contract import HeaderCheck, check_header
+
+TEMPORARY_SUFFIXES = (".tmp", ".part", ".crc", ".temp", ".partial")
+_SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A CSV file in the landing folder. (name, size, mtime) is its identity: a rerun never loads it twice."""
+
+    name: str
+    path: str
+    size: int
+    mtime: datetime
+
+    @property
+    def identity(self) -> tuple[str, int, datetime]:
+        return (self.name, self.size, self.mtime)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What the landing folder holds right now, sorted by modification time then name."""
+
+    ready: tuple[LandingFile, ...] = ()
+    unsettled: tuple[LandingFile, ...] = ()
+    ignored: tuple[str, ...] = field(default=())
+
+
+def is_candidate(name: str) -> bool:
+    """A `*.csv` name (any case) that is neither hidden nor a temporary upload."""
+    lowered = name.lower()
+    if name.startswith((".", "_")) or lowered.endswith(TEMPORARY_SUFFIXES):
+        return False
+    return lowered.endswith(".csv")
+
+
+def mtime_of(stat: os.stat_result) -> datetime:
+    """Modification time at microsecond precision, the precision a Delta TIMESTAMP keeps."""
+    return datetime.fromtimestamp(stat.st_mtime_ns // 1000 / 1_000_000, tz=timezone.utc)
+
+
+def list_landing(landing_path: str, now: datetime, settle_seconds: float) -> Listing:
+    """List top-level files of the landing folder; files younger than `settle_seconds` are unsettled."""
+    ready: list[LandingFile] = []
+    unsettled: list[LandingFile] = []
+    ignored: list[str] = []
+    with os.scandir(landing_path) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if not entry.name.startswith((".", "_")):
+                    ignored.append(entry.name + "/")
+                continue
+            if not entry.is_file(follow_symlinks=False) or not is_candidate(entry.name):
+                if not entry.name.startswith((".", "_")):
+                    ignored.append(entry.name)
+                continue
+            stat = entry.stat(follow_symlinks=False)
+            landing_file = LandingFile(entry.name, entry.path, stat.st_size, mtime_of(stat))
+            age = (now - landing_file.mtime).total_seconds()
+            (ready if age >= settle_seconds else unsettled).append(landing_file)
+    order = lambda f: (f.mtime, f.name)  # noqa: E731
+    return Listing(tuple(sorted(ready, key=order)), tuple(sorted(unsettled, key=order)), tuple(sorted(ignored)))
+
+
+@dataclass(frozen=True)
+class Sniff:
+    """What the first bytes of a file say: its header check and whether Spark must parse it whole."""
+
+    header: HeaderCheck
+    has_quotes: bool = False
+
+
+def sniff(path: str) -> Sniff:
+    """Read only the first record of a file to check its header, without trusting the content."""
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+        if b"\x00" in head:
+            return Sniff(HeaderCheck(reason="binary content (NUL bytes): not a text CSV file"))
+        has_quotes = b'"' in head or _has_quote_later(handle)
+    text = head.decode("utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    record = next(csv.reader(io.StringIO(text, newline="")), None)
+    if record and any("\ufffd" in f for f in record):
+        return Sniff(HeaderCheck(reason="header is not valid UTF-8"))
+    return Sniff(check_header(record), has_quotes)
+
+
+def _has_quote_later(handle: io.BufferedReader) -> bool:
+    while chunk := handle.read(1 << 20):
+        if b'"' in chunk:
+            return True
+    return False
+
+
+def archive_folder(root: str, batch_id: str, when: datetime) -> str:
+    """`<root>/<yyyy>/<mm>/<dd>/<batch_id>`: one folder per batch, so nothing is ever overwritten."""
+    return os.path.join(root, f"{when:%Y}", f"{when:%m}", f"{when:%d}", batch_id)
+
+
+def safe_name(name: str) -> str:
+    """The base name only: a file name can never steer a move outside its destination folder."""
+    base = os.path.basename(name.replace("\\", "/"))
+    if base in ("", ".", ".."):
+        raise ValueError(f"unsafe file name {name!r}")
+    return base
+
+
+def move_no_overwrite(source: str, folder: str, name: str) -> str:
+    """Move `source` into `folder` as `name`, never replacing a different file; return the final path.
+
+    A crash may leave a finished copy behind (a move across file systems is copy then delete); when
+    the destination already holds the same bytes the move is completed by removing the source.
+    """
+    os.makedirs(folder, exist_ok=True)
+    destination = os.path.join(folder, safe_name(name))
+    stem, suffix = os.path.splitext(destination)
+    counter = 0
+    while os.path.exists(destination):
+        if filecmp.cmp(source, destination, shallow=False):
+            os.remove(source)
+            return destination
+        counter += 1
+        destination = f"{stem}.{counter}{suffix}"
+    shutil.move(source, destination)
+    return destination
+
+
+def write_reason(rejected_file: str, reason: str) -> str:
+    """Write the rejection reason beside the rejected file."""
+    reason_path = rejected_file + ".reason.txt"
+    with open(reason_path, "w", encoding="utf-8") as handle:
+        handle.write(reason.rstrip() + "\n")
+    return reason_path
+
+
+def total_size(files: Iterable[LandingFile]) -> int:
+    return sum(f.size for f in files)
