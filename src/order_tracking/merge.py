@@ -1,0 +1,145 @@
+"""Task 2: merge every pending stage batch into the target, SCD type 1, newest status per parcel wins."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from order_tracking import faults
+from order_tracking.config import TargetConfig, Tables
+from order_tracking.contract import BATCH_ID, EVENT_TIME, KEY, ORDER_COLUMNS
+from order_tracking.tables import ensure_target_tables
+from order_tracking.transforms import latest_per_key
+
+UPDATED_AT = "_updated_at"
+_NOT_COMPARED = {*ORDER_COLUMNS[1:], "_staged_at", UPDATED_AT}
+
+
+@dataclass
+class MergeSummary:
+    """What task 2 did; the notebook's exit value."""
+
+    merge_id: str
+    batches: list[str] = field(default_factory=list)
+    rows_pending: int = 0
+    source_rows: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    target_version: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def merge_condition() -> str:
+    """Keys match; NULL keys never reach the merge (stage rejects them), so plain equality is safe."""
+    return f"t.{KEY} = s.{KEY}"
+
+
+def newer_condition() -> str:
+    """The incoming row comes later in ORDER_COLUMNS than the target row (NULL status_ts sorts first).
+
+    Without this guard a late file carrying an older status would overwrite a newer one.
+    """
+    arrival = ", ".join(c for c in ORDER_COLUMNS[1:])
+    ts = EVENT_TIME
+    return (
+        f"((s.{ts} IS NOT NULL AND t.{ts} IS NULL) OR s.{ts} > t.{ts} OR "
+        f"(s.{ts} <=> t.{ts} AND struct({_prefixed('s', arrival)}) > struct({_prefixed('t', arrival)})))"
+    )
+
+
+def _prefixed(alias: str, columns: str) -> str:
+    return ", ".join(f"{alias}.`{c.strip()}`" for c in columns.split(","))
+
+
+def changed_condition(source_columns: Sequence[str], target_columns: Iterable[str]) -> str:
+    """NULL-safe 'something changed' over business columns; a column new to the target changes it when set."""
+    existing = set(target_columns)
+    parts = []
+    for column in source_columns:
+        if column in _NOT_COMPARED:
+            continue
+        quoted = f"`{column}`"
+        parts.append(f"NOT (t.{quoted} <=> s.{quoted})" if column in existing else f"s.{quoted} IS NOT NULL")
+    return "(" + " OR ".join(parts) + ")" if parts else "false"
+
+
+def update_condition(source_columns: Sequence[str], target_columns: Iterable[str]) -> str:
+    return f"{newer_condition()} AND {changed_condition(source_columns, target_columns)}"
+
+
+def pending_batches(spark: SparkSession, tables: Tables) -> list[str]:
+    """Committed stage batches not merged yet, oldest first: a failed merge leaves them all pending."""
+    staged = spark.table(tables.file_log).filter(F.col("outcome") == "staged").select("batch_id").distinct()
+    merged = spark.table(tables.merge_log).select("batch_id")
+    return sorted(r[0] for r in staged.subtract(merged).collect())
+
+
+def _last_merge_metrics(spark: SparkSession, target: str) -> tuple[int, dict[str, str]]:
+    last = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").select("version", "operation", "operationMetrics").first()
+    return last["version"], (last["operationMetrics"] or {}) if last["operation"] == "MERGE" else {}
+
+
+def merge_pending(
+    spark: SparkSession,
+    config: TargetConfig,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    checkpoint: Callable[[str], None] = faults.checkpoint,
+) -> MergeSummary:
+    """Run task 2 once. Running it again with nothing new pending changes nothing."""
+    tables = config.tables
+    ensure_target_tables(spark, tables)
+    summary = MergeSummary(merge_id=f"{clock():%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}")
+    summary.batches = pending_batches(spark, tables)
+    if not summary.batches:
+        return summary
+    pending = spark.table(tables.stage).filter(F.col(BATCH_ID).isin(summary.batches))
+    source = latest_per_key(pending).drop("_staged_at").withColumn(UPDATED_AT, F.lit(clock()))
+    summary.rows_pending = pending.count()
+    version_before = spark.sql(f"DESCRIBE HISTORY {tables.target} LIMIT 1").first()["version"]
+    checkpoint("target.before_merge")
+    _merge(spark, tables.target, source)
+    checkpoint("target.merged")
+    version, metrics = _last_merge_metrics(spark, tables.target)
+    if version != version_before:
+        summary.target_version = version
+        summary.source_rows = int(metrics.get("numSourceRows", 0))
+        summary.rows_inserted = int(metrics.get("numTargetRowsInserted", 0))
+        summary.rows_updated = int(metrics.get("numTargetRowsUpdated", 0))
+    else:
+        summary.source_rows = source.count()
+    summary.rows_unchanged = summary.source_rows - summary.rows_inserted - summary.rows_updated
+    _log_merge(spark, tables, summary, clock())
+    checkpoint("target.logged")
+    return summary
+
+
+def _merge(spark: SparkSession, target: str, source: DataFrame) -> None:
+    target_columns = spark.table(target).columns
+    (
+        DeltaTable.forName(spark, target).alias("t")
+        .merge(source.alias("s"), merge_condition())
+        .whenMatchedUpdateAll(condition=update_condition(source.columns, target_columns))
+        .whenNotMatchedInsertAll()
+        .withSchemaEvolution()  # new optional columns in stage become target columns
+        .execute()
+    )
+
+
+def _log_merge(spark: SparkSession, tables: Tables, summary: MergeSummary, merged_at: datetime) -> None:
+    rows = [
+        (batch, summary.merge_id, merged_at, summary.target_version, summary.source_rows, summary.rows_inserted,
+         summary.rows_updated, summary.rows_unchanged)
+        for batch in summary.batches
+    ]
+    spark.createDataFrame(rows, spark.table(tables.merge_log).schema).write.format("delta").mode("append").saveAsTable(
+        tables.merge_log)

@@ -1,0 +1,79 @@
+"""Read exactly the listed CSV files, every column as text, with lineage and a validation reason per row."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from order_tracking.contract import BATCH_ID, FILE_MTIME, SOURCE_FILE, SOURCE_ROW
+from order_tracking.files import LandingFile
+from order_tracking.transforms import CORRUPT_RECORD, with_raw_record, with_row_problems, with_typed_columns
+
+_GLOB_CHARACTERS = re.compile(r"([\\*?\[\]{}])")
+
+
+def escape_glob(path: str) -> str:
+    """Spark treats `*?[]{}` in a path as a pattern; escape them so a path names exactly one file."""
+    return _GLOB_CHARACTERS.sub(r"\\\1", path)
+
+
+def group_by_layout(files: Sequence[tuple[LandingFile, tuple[str, ...], bool]]) -> dict:
+    """Group files that share a header and quoting, so each group is one Spark read with one schema."""
+    groups: dict[tuple[tuple[str, ...], bool], list[LandingFile]] = defaultdict(list)
+    for landing_file, columns, has_quotes in files:
+        groups[(columns, has_quotes)].append(landing_file)
+    return groups
+
+
+def _read_group(spark: SparkSession, columns: tuple[str, ...], multiline: bool, files: list[LandingFile]) -> DataFrame:
+    schema = ", ".join(f"`{c}` STRING" for c in columns) + f", `{CORRUPT_RECORD}` STRING"
+    raw = (
+        spark.read.schema(schema)
+        .option("header", "true")
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+        # A quoted field may hold a newline only in a file that has quotes; other files stay splittable.
+        .option("multiLine", "true" if multiline else "false")
+        .option("encoding", "UTF-8")
+        .csv([escape_glob(f.path) for f in files])
+        .select("*", F.col("_metadata.file_name").alias(SOURCE_FILE), F.col("_metadata.file_block_start").alias(
+            "_block_start"), F.monotonically_increasing_id().alias("_read_order"))
+    )
+    typed = with_typed_columns(with_raw_record(raw, columns), columns)
+    return with_row_problems(typed, columns)
+
+
+def read_landed_files(
+    spark: SparkSession,
+    files: Sequence[tuple[LandingFile, tuple[str, ...], bool]],
+    batch_id: str,
+) -> DataFrame:
+    """All rows of the given files, with `_reason` NULL for valid rows, plus lineage columns.
+
+    Row numbers follow the file: splits are ordered by their start offset, rows within a split by
+    read order (Spark packs splits by size, not by position, so the offset is needed).
+    """
+    parts = [_read_group(spark, cols, multi, group) for (cols, multi), group in group_by_layout(files).items()]
+    rows = parts[0]
+    for part in parts[1:]:
+        rows = rows.unionByName(part, allowMissingColumns=True)
+    mtimes = spark.createDataFrame(
+        [(f.name, f.mtime) for f, _, _ in files], f"{SOURCE_FILE} STRING, {FILE_MTIME} TIMESTAMP"
+    )
+    in_file_order = Window.partitionBy(SOURCE_FILE).orderBy("_block_start", "_read_order")
+    return (
+        rows.join(F.broadcast(mtimes), SOURCE_FILE)
+        .withColumn(SOURCE_ROW, F.row_number().over(in_file_order).cast("bigint"))
+        .withColumn(BATCH_ID, F.lit(batch_id))
+        .drop("_block_start", "_read_order", CORRUPT_RECORD, "_status_ts_raw")
+    )
+
+
+def batch_id_for(now: datetime, suffix: str) -> str:
+    """Batch ids sort by start time, so 'arrival order' across batches is plain string order."""
+    return f"{now:%Y%m%dT%H%M%S%f}Z-{suffix}"

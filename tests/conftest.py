@@ -1,0 +1,86 @@
+"""Shared fixtures: one Spark session for the whole suite, and an isolated schema + folders per test."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from order_tracking.config import StageConfig, Tables, TargetConfig
+
+_schema_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("warehouse")
+
+
+@pytest.fixture(scope="session")
+def spark(warehouse: Path):
+    from order_tracking.local.session import local_spark
+
+    session = local_spark(str(warehouse), app_name="order-tracking-tests")
+    yield session
+    session.stop()
+
+
+@dataclass
+class Workspace:
+    """One test's schema and volume folders."""
+
+    root: Path
+    tables: Tables
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "incoming"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def rejected(self) -> Path:
+        return self.root / "rejected"
+
+    def stage_config(self, **overrides) -> StageConfig:
+        settings = dict(tables=self.tables, landing_path=str(self.landing), archive_path=str(self.archive),
+                        rejected_path=str(self.rejected), settle_seconds=0.0, max_wait_seconds=0.0)
+        settings.update(overrides)
+        return StageConfig(**settings)
+
+    def target_config(self) -> TargetConfig:
+        return TargetConfig(self.tables)
+
+    def drop(self, name: str, text: str | bytes, *, age_seconds: float = 3600.0) -> Path:
+        """Land a file, dated `age_seconds` ago so it counts as settled."""
+        path = self.landing / name
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        path.write_bytes(data)
+        stamp = path.stat().st_mtime - age_seconds
+        os.utime(path, (stamp, stamp))
+        return path
+
+    def archived(self) -> list[str]:
+        return sorted(p.name for p in self.archive.rglob("*") if p.is_file())
+
+    def rejected_files(self) -> list[str]:
+        return sorted(p.name for p in self.rejected.rglob("*") if p.is_file())
+
+
+def new_workspace(spark, root: Path) -> Workspace:
+    """A fresh schema and empty volume folders under `root`."""
+    schema = f"t{os.getpid()}_{next(_schema_numbers)}"
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS spark_catalog.`{schema}` LOCATION '{root / 'db'}'")
+    workspace = Workspace(root, Tables("spark_catalog", schema))
+    workspace.landing.mkdir(parents=True)
+    return workspace
+
+
+@pytest.fixture
+def ws(spark, tmp_path: Path) -> Workspace:
+    return new_workspace(spark, tmp_path)
