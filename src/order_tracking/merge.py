@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from order_tracking import faults
-from order_tracking.config import TargetConfig, Tables
+from order_tracking.config import Tables, TargetConfig
 from order_tracking.contract import BATCH_ID, EVENT_TIME, KEY, ORDER_COLUMNS
 from order_tracking.tables import ensure_target_tables
 from order_tracking.transforms import latest_per_key

@@ -22,10 +22,10 @@ from order_tracking import faults
 from order_tracking.config import StageConfig, Tables
 from order_tracking.contract import BATCH_ID, CONTRACT_COLUMNS, LINEAGE_COLUMNS, SOURCE_FILE, extra_columns
 from order_tracking.files import LandingFile, Listing, archive_folder, list_landing, sniff
+from order_tracking.moves import FilePlan, carry_out, plans_from_log
 from order_tracking.reading import batch_id_for, read_landed_files
 from order_tracking.tables import ensure_stage_tables
 from order_tracking.transforms import RAW_RECORD, REASON, filter_invalid, filter_valid
-from order_tracking.moves import FilePlan, carry_out, plans_from_log
 
 Clock = Callable[[], datetime]
 

@@ -1,0 +1,7 @@
+"""Entry point for `python -m order_tracking`."""
+
+import sys
+
+from order_tracking.cli import main
+
+sys.exit(main())
