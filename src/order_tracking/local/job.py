@@ -221,7 +221,7 @@ def local_parameters(
     rejected: str,
     catalog: str = "spark_catalog",
     schema: str = "orders",
-    settle_seconds: float | None = None,
+    settle_seconds: float | str | None = None,
 ) -> dict[str, str]:
     """The job's parameter defaults with the workspace catalog, schema and volume paths swapped for local ones."""
     local = {
@@ -232,7 +232,7 @@ def local_parameters(
         "rejected_path": rejected,
     }
     if settle_seconds is not None:
-        local["settle_seconds"] = f"{settle_seconds:g}"
+        local["settle_seconds"] = settle_seconds if isinstance(settle_seconds, str) else f"{settle_seconds:g}"
     unknown = sorted(set(local) - set(spec.parameters))
     if unknown:
         # Setting a parameter the job does not pass would hide a drift between the bundle and the runner.
