@@ -1,0 +1,120 @@
+"""`python -m benchmarks.run`: the pipeline, the seed approach, plain Spark and delta-rs, side by side.
+
+One Spark session (local[2]) for the whole run; every case gets freshly generated data and its own schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+
+from pyspark.sql import SparkSession
+
+from benchmarks import baselines, cases, report
+from benchmarks.measure import RssMonitor, machine_facts
+from benchmarks.pipeline_case import run_pipeline_case
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROWS_PER_SHUFFLE_PARTITION = 2_000_000
+NOTES = (
+    "Every approach gets the same duplicate-free batch (at most one row per key: the seed approach's MERGE "
+    "fails on duplicates) and a target with the same rows; the batch's updates hit existing keys.",
+    "local keys: sequential TRK numbers, updates mostly for parcels issued in the last 3 days (5% for any older "
+    "parcel); random keys: keys scattered over the key space, updates uniform over all parcels.",
+    "Timed spans hold only the step named; building each approach's copy of the target is outside them. "
+    "Spark timings are after a warm-up case in the same session; one run each, so expect +-10% noise.",
+    "Peak RSS is sampled every 0.2 s: JVM = the java processes this run started; Python = this process, "
+    "where pyarrow and delta-rs run.",
+)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    p.add_argument("--sizes", choices=sorted(cases.SIZES), default="ci")
+    p.add_argument("--keys", choices=sorted(cases.KEY_MODES), default="both")
+    p.add_argument("--driver-memory", default="8g")
+    p.add_argument("--data-dir", default=os.path.join(HERE, "data"), help="scratch data (git-ignored)")
+    p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
+    p.add_argument("--name", help="results file name (default: the size name)")
+    p.add_argument("--skip", action="append", default=[], choices=("pipeline", "seed", "plain", "deltars"))
+    p.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="skip the untimed warm-up case")
+    p.add_argument("--keep-data", action="store_true", help="keep each case's tables after it ran")
+    return p.parse_args(argv)
+
+
+def start_spark(data_dir: str, driver_memory: str) -> SparkSession:
+    from order_tracking.local.session import local_spark
+
+    return local_spark(
+        os.path.join(data_dir, "warehouse"), app_name="order-tracking-bench", driver_memory=driver_memory
+    )
+
+
+def run_case(spark: SparkSession, case: cases.Case, skip: Sequence[str], monitor: RssMonitor) -> report.Result:
+    """Prepare the data, then run every approach once on it."""
+    partitions = max(2, -(-(case.target_rows + case.batch_rows) // ROWS_PER_SHUFFLE_PARTITION))
+    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+    began = time.perf_counter()
+    cases.prepare(spark, case)
+    result: report.Result = {
+        "name": case.name,
+        "batch_rows": case.batch_rows,
+        "target_rows": case.target_rows,
+        "keys": case.keys,
+        "prepare_s": time.perf_counter() - began,
+        "shuffle_partitions": partitions,
+    }
+    schema = f"bench_{case.name}"
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{schema}` LOCATION '{os.path.join(case.work_dir, 'db')}'")
+    monitor.take_peaks()
+    if "pipeline" not in skip:
+        try:
+            result.update(run_pipeline_case(spark, case))
+        except NotImplementedError:
+            result["pipeline"] = "pending"
+    if "seed" not in skip:
+        result.update(baselines.seed_approach(spark, case, f"`{schema}`"))
+    if "plain" not in skip:
+        result.update(baselines.plain_spark(spark, case))
+    if "deltars" not in skip:
+        result.update(baselines.delta_rs(case))
+    result.update(monitor.take_peaks())
+    spark.sql(f"DROP SCHEMA IF EXISTS `{schema}` CASCADE")
+    return report.with_totals(result)
+
+
+def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -> list[report.Result]:
+    """Run the benchmark; pass `spark` to reuse a session (tests), else one is started and stopped here."""
+    args = parse_args(argv)
+    data_dir = os.path.abspath(args.data_dir)
+    for scratch in ("work", "batches", "warehouse"):
+        shutil.rmtree(os.path.join(data_dir, scratch), ignore_errors=True)
+    own_session = spark is None
+    with RssMonitor() as monitor:
+        spark = spark or start_spark(data_dir, args.driver_memory)
+        partitions = spark.conf.get("spark.sql.shuffle.partitions")
+        try:
+            if args.warm_up:  # JIT, class loading and code generation at a real size, so no case pays for them
+                warm_up = cases.SIZES["tiny" if args.sizes in ("smoke", "tiny") else "ci"][0]
+                run_case(spark, cases.Case(*warm_up, "random", data_dir), args.skip, monitor)
+            results = []
+            for case in cases.cases_for(args.sizes, args.keys, data_dir):
+                print(f"running {case.name} ...", flush=True)
+                results.append(run_case(spark, case, args.skip, monitor))
+                if not args.keep_data:
+                    shutil.rmtree(case.work_dir, ignore_errors=True)
+            facts = {**machine_facts(spark.version, args.driver_memory), "run_peak_rss_mib": monitor.run_peaks()}
+        finally:
+            spark.conf.set("spark.sql.shuffle.partitions", partitions)
+            if own_session:
+                spark.stop()
+    print(report.write(results, facts, NOTES, args.out_dir, args.name or args.sizes))
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
