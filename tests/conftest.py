@@ -84,3 +84,11 @@ def new_workspace(spark, root: Path) -> Workspace:
 @pytest.fixture
 def ws(spark, tmp_path: Path) -> Workspace:
     return new_workspace(spark, tmp_path)
+
+
+def assert_rows(actual, rows: list[tuple]) -> None:
+    """chispa comparison against literal rows typed like `actual` (nullability included)."""
+    from chispa import assert_df_equality
+
+    expected = actual.sparkSession.createDataFrame(rows, actual.schema)
+    assert_df_equality(actual, expected, ignore_row_order=True)

@@ -85,6 +85,7 @@ class Sniff:
 
     header: HeaderCheck
     has_quotes: bool = False
+    has_rows: bool = False
 
 
 def sniff(path: str) -> Sniff:
@@ -97,10 +98,12 @@ def sniff(path: str) -> Sniff:
     text = head.decode("utf-8", errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
-    record = next(csv.reader(io.StringIO(text, newline="")), None)
+    records = csv.reader(io.StringIO(text, newline=""))
+    record = next(records, None)
     if record and any("\ufffd" in f for f in record):
         return Sniff(HeaderCheck(reason="header is not valid UTF-8"))
-    return Sniff(check_header(record), has_quotes)
+    has_rows = any(any(f.strip() for f in later) for later in records)
+    return Sniff(check_header(record), has_quotes, has_rows)
 
 
 def _has_quote_later(handle: io.BufferedReader) -> bool:

@@ -30,6 +30,18 @@ def group_by_layout(files: Sequence[tuple[LandingFile, tuple[str, ...], bool]]) 
     return groups
 
 
+def _landing_name(files: list[LandingFile]):
+    """The landing file name of each row.
+
+    Spark reports `_metadata.file_name` percent-encoded (`a%5B1%5D.csv` for `a[1].csv`); '+' is not
+    encoded, so it is protected from url_decode's form decoding. A name reported as is wins.
+    """
+    reported = F.col("_metadata.file_name")
+    decoded = F.expr("try_url_decode(replace(_metadata.file_name, '+', '%2B'))")
+    names = F.array(*[F.lit(f.name) for f in files])
+    return F.when(F.array_contains(names, reported), reported).otherwise(F.coalesce(decoded, reported))
+
+
 def _read_group(spark: SparkSession, columns: tuple[str, ...], multiline: bool, files: list[LandingFile]) -> DataFrame:
     schema = ", ".join(f"`{c}` STRING" for c in columns) + f", `{CORRUPT_RECORD}` STRING"
     raw = (
@@ -40,8 +52,11 @@ def _read_group(spark: SparkSession, columns: tuple[str, ...], multiline: bool, 
         # A quoted field may hold a newline only in a file that has quotes; other files stay splittable.
         .option("multiLine", "true" if multiline else "false")
         .option("encoding", "UTF-8")
+        # RFC 4180 escapes a quote inside a quoted field by doubling it (as Excel and Python's csv write);
+        # Spark's default escape is a backslash, which splits such a field at its next newline or comma.
+        .option("escape", '"')
         .csv([escape_glob(f.path) for f in files])
-        .select("*", F.col("_metadata.file_name").alias(SOURCE_FILE), F.col("_metadata.file_block_start").alias(
+        .select("*", _landing_name(files).alias(SOURCE_FILE), F.col("_metadata.file_block_start").alias(
             "_block_start"), F.monotonically_increasing_id().alias("_read_order"))
     )
     typed = with_typed_columns(with_raw_record(raw, columns), columns)
@@ -67,7 +82,9 @@ def read_landed_files(
     )
     in_file_order = Window.partitionBy(SOURCE_FILE).orderBy("_block_start", "_read_order")
     return (
-        rows.join(F.broadcast(mtimes), SOURCE_FILE)
+        # A left join: a row whose file cannot be named gets a NULL mtime, and the NOT NULL column
+        # then fails the write loudly instead of the row vanishing from an inner join.
+        rows.join(F.broadcast(mtimes), SOURCE_FILE, "left")
         .withColumn(SOURCE_ROW, F.row_number().over(in_file_order).cast("bigint"))
         .withColumn(BATCH_ID, F.lit(batch_id))
         .drop("_block_start", "_read_order", CORRUPT_RECORD, "_status_ts_raw")

@@ -2,13 +2,14 @@
 
 Commit protocol, so a crash at any point loses nothing and loads nothing twice:
 1. rows of a crashed earlier attempt (batch ids newer than the last file-log commit) are deleted;
-2. valid rows are appended to stage, invalid rows to quarantine, both tagged with the batch id;
+2. invalid rows are appended to quarantine, valid rows to stage, both tagged with the batch id;
 3. one append to the file log commits the batch: it names every file with its identity and outcome;
-4. only then are files moved. A rerun finds moved-not-yet files in the file log and just moves them.
+4. only then are files moved. A rerun finds committed-but-unmoved files in the file log and moves them.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -28,6 +29,10 @@ from order_tracking.tables import ensure_stage_tables
 from order_tracking.transforms import RAW_RECORD, REASON, filter_invalid, filter_valid
 
 Clock = Callable[[], datetime]
+
+
+class StageIntegrityError(RuntimeError):
+    """Spark's reading disagrees with the file itself; nothing is committed, so nothing is lost."""
 
 
 def utc_now() -> datetime:
@@ -66,8 +71,8 @@ def wait_for_settled(config: StageConfig, clock: Clock, sleep: Callable[[float],
     listing = list_landing(config.landing_path, clock(), config.settle_seconds)
     while listing.unsettled and clock().timestamp() < deadline:
         newest = max(f.mtime for f in listing.unsettled).timestamp()
-        pause = max(0.05, min(newest + config.settle_seconds - clock().timestamp(), deadline - clock().timestamp()))
-        sleep(pause)
+        now = clock().timestamp()
+        sleep(max(0.05, min(newest + config.settle_seconds - now, deadline - now)))
         listing = list_landing(config.landing_path, clock(), config.settle_seconds)
     return listing
 
@@ -75,17 +80,15 @@ def wait_for_settled(config: StageConfig, clock: Clock, sleep: Callable[[float],
 def discard_uncommitted_batches(spark: SparkSession, tables: Tables) -> list[str]:
     """Delete stage and quarantine rows of attempts that crashed before their file-log commit."""
     last = spark.table(tables.file_log).agg(F.max("batch_id")).first()[0]
-    orphans: set[str] = set()
-    for table in (tables.stage, tables.quarantine):
-        rows = spark.table(table).select(BATCH_ID)
-        if last is not None:
-            rows = rows.filter(F.col(BATCH_ID) > F.lit(last))  # data skipping prunes every committed file
-        orphans |= {r[0] for r in rows.distinct().collect()}
+    ids = spark.table(tables.stage).select(BATCH_ID).unionByName(spark.table(tables.quarantine).select(BATCH_ID))
+    if last is not None:
+        ids = ids.filter(F.col(BATCH_ID) > F.lit(last))  # data skipping prunes every committed file
+    orphans = sorted(r[0] for r in ids.distinct().collect())
     if orphans:
-        listed = ", ".join("'" + b.replace("'", "") + "'" for b in sorted(orphans))
+        listed = ", ".join("'" + b.replace("'", "") + "'" for b in orphans)
         for table in (tables.stage, tables.quarantine):
             spark.sql(f"DELETE FROM {table} WHERE {BATCH_ID} IN ({listed})")
-    return sorted(orphans)
+    return orphans
 
 
 def logged_files(spark: SparkSession, tables: Tables, files: tuple[LandingFile, ...]) -> dict[tuple, dict]:
@@ -97,9 +100,38 @@ def logged_files(spark: SparkSession, tables: Tables, files: tuple[LandingFile, 
     return {(r.file_name, r.file_size, r.file_mtime.replace(tzinfo=timezone.utc)): r.asDict() for r in rows}
 
 
+def stage_new_files(
+    spark: SparkSession,
+    config: StageConfig,
+    *,
+    clock: Clock = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    checkpoint: Callable[[str], None] = faults.checkpoint,
+) -> StageSummary:
+    """Run task 1 once: stage everything settled in the landing folder, then archive or reject each file."""
+    for folder in (config.landing_path, config.archive_path, config.rejected_path):
+        os.makedirs(folder, exist_ok=True)
+    ensure_stage_tables(spark, config.tables)
+    discard_uncommitted_batches(spark, config.tables)
+    started = clock()
+    summary = StageSummary(batch_id=batch_id_for(started, secrets.token_hex(3)))
+    listing = wait_for_settled(config, clock, sleep)
+    summary.files_unsettled = len(listing.unsettled)
+    checkpoint("stage.listed")
+
+    known = logged_files(spark, config.tables, listing.ready)
+    plans = plans_from_log([known[f.identity] | {"path": f.path} for f in listing.ready if f.identity in known])
+    summary.files_skipped = len(plans)
+    fresh = [f for f in listing.ready if f.identity not in known]
+    if fresh:
+        plans += _load_and_commit(spark, config, fresh, summary, started, checkpoint)
+    carry_out(plans, checkpoint)
+    return summary
+
+
 def _stage_rows(rows: DataFrame, staged_at: datetime) -> DataFrame:
     valid = filter_valid(rows)
-    extras = sorted({c for c in valid.columns if c not in CONTRACT_COLUMNS and not c.startswith("_")})
+    extras = sorted(c for c in valid.columns if c not in CONTRACT_COLUMNS and not c.startswith("_"))
     return valid.select(*CONTRACT_COLUMNS, *extras, *LINEAGE_COLUMNS, F.lit(staged_at).alias("_staged_at"))
 
 
@@ -110,80 +142,52 @@ def _quarantine_rows(rows: DataFrame, staged_at: datetime) -> DataFrame:
     )
 
 
-def _counts_by_file(spark: SparkSession, table: str, batch_id: str) -> dict[str, int]:
-    rows = spark.table(table).filter(F.col(BATCH_ID) == batch_id).groupBy(SOURCE_FILE).count().collect()
-    return {r[SOURCE_FILE]: r["count"] for r in rows}
+def _counts_by_file(spark: SparkSession, tables: Tables, batch_id: str) -> dict[tuple[str, str], int]:
+    """(file, 'staged' | 'quarantined') -> rows, read back from what was written for this batch."""
+    def per_file(table: str, kind: str) -> DataFrame:
+        return spark.table(table).filter(F.col(BATCH_ID) == batch_id).groupBy(SOURCE_FILE).count() \
+            .withColumn("kind", F.lit(kind))
+    counted = per_file(tables.stage, "staged").unionByName(per_file(tables.quarantine, "quarantined"))
+    return {(r[SOURCE_FILE], r["kind"]): r["count"] for r in counted.collect()}
 
 
-def stage_new_files(
-    spark: SparkSession,
-    config: StageConfig,
-    *,
-    clock: Clock = utc_now,
-    sleep: Callable[[float], None] = time.sleep,
-    checkpoint: Callable[[str], None] = faults.checkpoint,
-) -> StageSummary:
-    """Run task 1 once: stage everything settled in the landing folder, then archive or reject each file."""
-    tables = config.tables
-    ensure_stage_tables(spark, tables)
-    discard_uncommitted_batches(spark, tables)
-    started = clock()
-    summary = StageSummary(batch_id=batch_id_for(started, secrets.token_hex(3)))
-    listing = wait_for_settled(config, clock, sleep)
-    summary.files_unsettled = len(listing.unsettled)
-    checkpoint("stage.listed")
-
-    known = logged_files(spark, tables, listing.ready)
-    plans = plans_from_log([known[f.identity] | {"path": f.path} for f in listing.ready if f.identity in known])
-    summary.files_skipped = len(plans)
-    fresh = [f for f in listing.ready if f.identity not in known]
-    if fresh:
-        plans += _load(spark, config, fresh, summary, started, checkpoint)
-    carry_out(plans, checkpoint)
-    return summary
+def _write_rows(spark, config, loadable, batch_id, started, checkpoint) -> dict[tuple[str, str], int]:
+    rows = read_landed_files(spark, loadable, batch_id)
+    _quarantine_rows(rows, started).write.format("delta").mode("append").saveAsTable(config.tables.quarantine)
+    checkpoint("stage.quarantine_written")
+    (_stage_rows(rows, started).write.format("delta").mode("append").option("mergeSchema", "true")
+     .saveAsTable(config.tables.stage))
+    checkpoint("stage.stage_written")
+    return _counts_by_file(spark, config.tables, batch_id)
 
 
-def _load(spark, config, fresh, summary, started, checkpoint) -> list[FilePlan]:
-    tables = config.tables
-    archive = archive_folder(config.archive_path, summary.batch_id, started)
-    rejected = archive_folder(config.rejected_path, summary.batch_id, started)
-    loadable, reasons = [], {}
-    for landing_file in fresh:
-        sniffed = sniff(landing_file.path)
-        if sniffed.header.ok:
-            loadable.append((landing_file, sniffed.header.columns, sniffed.has_quotes))
-        else:
-            reasons[landing_file.name] = sniffed.header.reason
-    staged, quarantined = {}, {}
-    if loadable:
-        rows = read_landed_files(spark, loadable, summary.batch_id)
-        _quarantine_rows(rows, started).write.format("delta").mode("append").saveAsTable(tables.quarantine)
-        checkpoint("stage.quarantine_written")
-        (_stage_rows(rows, started).write.format("delta").mode("append").option("mergeSchema", "true")
-         .saveAsTable(tables.stage))
-        checkpoint("stage.stage_written")
-        staged = _counts_by_file(spark, tables.stage, summary.batch_id)
-        quarantined = _counts_by_file(spark, tables.quarantine, summary.batch_id)
-    columns_by_name = {f.name: columns for f, columns, _ in loadable}
+def _load_and_commit(spark, config, fresh, summary, started, checkpoint) -> list[FilePlan]:
+    """Read, write and commit the new files; return where each file goes next."""
+    sniffed = {f.name: sniff(f.path) for f in fresh}
+    loadable = [(f, sniffed[f.name].header.columns, sniffed[f.name].has_quotes) for f in fresh
+                if sniffed[f.name].header.ok]
+    counts = _write_rows(spark, config, loadable, summary.batch_id, started, checkpoint) if loadable else {}
+    folders = {"staged": archive_folder(config.archive_path, summary.batch_id, started),
+               "rejected": archive_folder(config.rejected_path, summary.batch_id, started)}
     log_rows, plans = [], []
     for f in fresh:
-        reason = reasons.get(f.name)
-        n_staged, n_quarantined = staged.get(f.name, 0), quarantined.get(f.name, 0)
-        outcome, folder = ("rejected", rejected) if reason else ("staged", archive)
-        log_rows.append((summary.batch_id, f.name, f.size, f.mtime, outcome, reason, n_staged + n_quarantined,
-                         n_staged, n_quarantined, folder, started))
-        plans.append(FilePlan(f.path, f.name, folder, reason))
-        summary.files.append({"file": f.name, "outcome": outcome, "reason": reason, "rows_staged": n_staged,
-                              "rows_quarantined": n_quarantined,
-                              "extra_columns": list(extra_columns(columns_by_name.get(f.name, ())))})
-        if reason:
-            summary.files_rejected += 1
-        else:
-            summary.files_staged += 1
-            summary.rows_staged += n_staged
-            summary.rows_quarantined += n_quarantined
+        reason = sniffed[f.name].header.reason
+        outcome = "rejected" if reason else "staged"
+        staged, quarantined = counts.get((f.name, "staged"), 0), counts.get((f.name, "quarantined"), 0)
+        if sniffed[f.name].has_rows and not reason and staged + quarantined == 0:
+            raise StageIntegrityError(f"{f.name}: the file has rows after its header but none were read")
+        log_rows.append((summary.batch_id, f.name, f.size, f.mtime, outcome, reason, staged + quarantined, staged,
+                         quarantined, folders[outcome], started))
+        plans.append(FilePlan(f.path, f.name, folders[outcome], reason))
+        summary.files.append({"file": f.name, "outcome": outcome, "reason": reason, "rows_staged": staged,
+                              "rows_quarantined": quarantined,
+                              "extra_columns": list(extra_columns(sniffed[f.name].header.columns))})
+        summary.files_rejected += bool(reason)
+        summary.files_staged += not reason
+        summary.rows_staged += staged
+        summary.rows_quarantined += quarantined
     summary.rows_read = summary.rows_staged + summary.rows_quarantined
-    spark.createDataFrame(log_rows, spark.table(tables.file_log).schema).write.format("delta").mode(
-        "append").saveAsTable(tables.file_log)
+    log = spark.createDataFrame(log_rows, spark.table(config.tables.file_log).schema)
+    log.write.format("delta").mode("append").saveAsTable(config.tables.file_log)
     checkpoint("stage.committed")
     return plans
