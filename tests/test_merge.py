@@ -1,0 +1,146 @@
+"""Task 2 on real Spark + Delta. One scenario of four batches; each parcel key pins one behaviour."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import functions as F
+
+from conftest import assert_rows, new_workspace
+from order_tracking.merge import merge_pending
+from order_tracking.stage import stage_new_files
+
+TS = "tracking_num,order_id,status,status_ts\n"
+NO_TS = "tracking_num,order_id,status\n"
+
+BATCH_1 = {
+    "b1.csv": TS + "INS,1,Created,2026-11-01T08:00:00Z\n"
+    "DUP,2,Created,2026-11-01T08:00:00Z\nDUP,2,Shipped,2026-11-01T09:00:00Z\nDUP,2,Picked,2026-11-01T08:30:00Z\n"
+    "UPD,3,Created,2026-11-01T08:00:00Z\nSAME,4,Created,2026-11-01T08:00:00Z\nLATE,5,Delivered,2026-11-05T08:00:00Z\n",
+    "b1_nots.csv": NO_TS + "NV,,Created\nARR,6,Created\nARR,6,Picked\n",
+}
+BATCH_2 = {
+    "b2.csv": TS + "UPD,3,Shipped,2026-11-02T08:00:00Z\nSAME,4,Created,2026-11-01T08:00:00Z\n"
+    "LATE,5,Shipped,2026-11-03T08:00:00Z\n",
+    "b2_nots.csv": NO_TS + "NV,42,Created\nLATE,5,Returned\n",
+    "b2_extra.csv": "tracking_num,order_id,status,status_ts,weight_kg\nNEWCOL,7,Created,2026-11-02T08:00:00Z,1.5\n",
+}
+BATCH_3 = {"b3.csv": NO_TS + "P,8,Shipped\nP2,9,Created\n"}
+BATCH_4 = {"b4.csv": NO_TS + "P,8,Delivered\n"}
+
+
+def _target(spark, ws) -> dict[str, dict]:
+    return {r.tracking_num: r.asDict() for r in spark.table(ws.tables.target).collect()}
+
+
+@pytest.fixture(scope="module")
+def scenario(spark, tmp_path_factory):
+    ws = new_workspace(spark, tmp_path_factory.mktemp("merge"))
+    result = {"ws": ws}
+
+    def land_and_stage(files: dict[str, str], age: float) -> None:
+        for name, text in files.items():
+            ws.drop(name, text, age_seconds=age)
+        stage_new_files(spark, ws.stage_config())
+
+    land_and_stage(BATCH_1, age=7200)
+    result["merge_1"] = merge_pending(spark, ws.target_config())
+    result["after_1"] = _target(spark, ws)
+    land_and_stage(BATCH_2, age=3600)
+    result["merge_2"] = merge_pending(spark, ws.target_config())
+    result["after_2"] = _target(spark, ws)
+    result["version_2"] = spark.sql(f"DESCRIBE HISTORY {ws.tables.target} LIMIT 1").first()["version"]
+    result["rerun"] = merge_pending(spark, ws.target_config())
+    result["after_rerun"] = _target(spark, ws)
+    result["version_rerun"] = spark.sql(f"DESCRIBE HISTORY {ws.tables.target} LIMIT 1").first()["version"]
+
+    land_and_stage(BATCH_3, age=1800)
+
+    def merge_fails(point: str) -> None:
+        if point == "target.before_merge":
+            raise RuntimeError("cluster lost")
+
+    with pytest.raises(RuntimeError):
+        merge_pending(spark, ws.target_config(), checkpoint=merge_fails)
+    land_and_stage(BATCH_4, age=900)
+    result["merge_4"] = merge_pending(spark, ws.target_config())
+    result["after_4"] = _target(spark, ws)
+    return result
+
+
+def test_new_keys_are_inserted_into_a_target_created_from_the_declared_schema(spark, scenario) -> None:
+    assert scenario["after_1"]["INS"]["status"] == "Created"
+    schema = spark.table(scenario["ws"].tables.target).schema
+    assert not schema["tracking_num"].nullable
+
+
+def test_duplicates_in_the_very_first_batch_collapse_to_the_newest_event(scenario) -> None:
+    assert scenario["after_1"]["DUP"]["status"] == "Shipped"
+    assert scenario["merge_1"].rows_pending == 10
+    assert scenario["merge_1"].rows_inserted == 7
+
+
+def test_without_status_ts_the_later_row_in_the_file_wins(scenario) -> None:
+    assert scenario["after_1"]["ARR"]["status"] == "Picked"
+
+
+def test_a_newer_status_updates_the_parcel(scenario) -> None:
+    assert scenario["after_2"]["UPD"]["status"] == "Shipped"
+    assert scenario["after_2"]["UPD"]["_source_file"] == "b2.csv"
+
+
+def test_a_resent_identical_row_leaves_the_parcel_unchanged(scenario) -> None:
+    assert scenario["after_2"]["SAME"]["_source_file"] == "b1.csv"
+    assert scenario["after_2"]["SAME"]["_updated_at"] == scenario["after_1"]["SAME"]["_updated_at"]
+
+
+def test_a_late_older_file_never_overwrites_a_newer_status(scenario) -> None:
+    assert scenario["after_2"]["LATE"]["status"] == "Delivered"  # neither the older Shipped nor the untimed Returned
+
+
+def test_a_null_becoming_a_value_is_a_change(scenario) -> None:
+    assert scenario["after_1"]["NV"]["order_id"] is None
+    assert scenario["after_2"]["NV"]["order_id"] == "42"
+
+
+def test_merge_metrics_count_inserted_updated_and_unchanged(scenario) -> None:
+    second = scenario["merge_2"]
+    assert (second.rows_inserted, second.rows_updated, second.rows_unchanged) == (1, 2, 2)
+    assert second.source_rows == 5
+
+
+def test_a_new_optional_column_is_added_to_the_target(spark, scenario) -> None:
+    assert scenario["after_2"]["NEWCOL"]["weight_kg"] == "1.5"
+    assert scenario["after_2"]["INS"]["weight_kg"] is None
+
+
+def test_rerunning_the_merge_changes_nothing(scenario) -> None:
+    assert scenario["rerun"].batches == []
+    assert scenario["after_rerun"] == scenario["after_2"]
+    assert scenario["version_rerun"] == scenario["version_2"]
+
+
+def test_after_a_failed_merge_every_pending_batch_merges_in_order(spark, scenario) -> None:
+    ws = scenario["ws"]
+    assert len(scenario["merge_4"].batches) == 2
+    assert scenario["after_4"]["P"]["status"] == "Delivered"
+    assert scenario["after_4"]["P2"]["status"] == "Created"
+    merged = spark.table(ws.tables.merge_log).select("batch_id").distinct().count()
+    staged = spark.table(ws.tables.file_log).select("batch_id").distinct().count()
+    assert merged == staged == 4
+
+
+def test_the_final_target_is_exactly_the_newest_row_per_parcel(spark, scenario) -> None:
+    target = spark.table(scenario["ws"].tables.target).select(
+        "tracking_num", "order_id", "status", F.col("status_ts").cast("string").alias("status_ts"), "weight_kg")
+    assert_rows(target, [
+        ("INS", "1", "Created", "2026-11-01 08:00:00", None),
+        ("DUP", "2", "Shipped", "2026-11-01 09:00:00", None),
+        ("UPD", "3", "Shipped", "2026-11-02 08:00:00", None),
+        ("SAME", "4", "Created", "2026-11-01 08:00:00", None),
+        ("LATE", "5", "Delivered", "2026-11-05 08:00:00", None),
+        ("NV", "42", "Created", None, None),
+        ("ARR", "6", "Picked", None, None),
+        ("NEWCOL", "7", "Created", "2026-11-02 08:00:00", "1.5"),
+        ("P", "8", "Delivered", None, None),
+        ("P2", "9", "Created", None, None),
+    ])
