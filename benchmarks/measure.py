@@ -102,6 +102,7 @@ def machine_facts(spark_version: str, driver_memory: str) -> dict[str, object]:
         "delta_spark": _version("delta-spark"),
         "deltalake_delta_rs": _version("deltalake"),
         "pyarrow": _version("pyarrow"),
+        "load_average_1_5_15_min": tuple(round(x, 2) for x in os.getloadavg()),
         "spark_master": "local[2]",
         "driver_memory": driver_memory,
     }

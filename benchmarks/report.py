@@ -131,11 +131,11 @@ def plot(results: Sequence[Result], path: str) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for keys, style in (("local", "-o"), ("random", "--s")):
-        for key, name in MERGES:
+        for color, (key, name) in enumerate(MERGES):
             points = sorted((int(r["target_rows"]), _num(r.get(key))) for r in results if r["keys"] == keys)  # type: ignore[arg-type]
             points = [(x, y) for x, y in points if y is not None]
             if points:
-                ax.plot(*zip(*points, strict=True), style, label=f"{name} ({keys} keys)")
+                ax.plot(*zip(*points, strict=True), style, color=f"C{color}", label=f"{name} ({keys} keys)")
     ax.set_xscale("log")
     ax.set_xlabel("target rows")
     ax.set_ylabel("seconds per batch")

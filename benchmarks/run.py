@@ -26,7 +26,7 @@ NOTES = (
     "local keys: sequential TRK numbers, updates mostly for parcels issued in the last 3 days (5% for any older "
     "parcel); random keys: keys scattered over the key space, updates uniform over all parcels.",
     "Timed spans hold only the step named; building each approach's copy of the target is outside them. "
-    "Spark timings are after a warm-up case in the same session; one run each, so expect +-10% noise.",
+    "Spark timings are after a warm-up case in the same session; one run each: single steps varied by up to ~3x between runs on the 2-core VM, so compare within a run.",
     "Peak RSS is sampled every 0.2 s: JVM = the java processes this run started; Python = this process, "
     "where pyarrow and delta-rs run.",
 )
@@ -41,6 +41,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     p.add_argument("--name", help="results file name (default: the size name)")
     p.add_argument("--skip", action="append", default=[], choices=("pipeline", "seed", "plain", "deltars"))
+    p.add_argument("--max-target", type=int, help="only the cases whose target has at most this many rows")
     p.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="skip the untimed warm-up case")
     p.add_argument("--keep-data", action="store_true", help="keep each case's tables after it ran")
     return p.parse_args(argv)
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
     for scratch in ("work", "batches", "warehouse"):
         shutil.rmtree(os.path.join(data_dir, scratch), ignore_errors=True)
     own_session = spark is None
+    load_before = tuple(round(x, 2) for x in os.getloadavg())  # other work on the machine skews every figure
     with RssMonitor() as monitor:
         spark = spark or start_spark(data_dir, args.driver_memory)
         partitions = spark.conf.get("spark.sql.shuffle.partitions")
@@ -102,12 +104,17 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
                 warm_up = cases.SIZES["tiny" if args.sizes in ("smoke", "tiny") else "ci"][0]
                 run_case(spark, cases.Case(*warm_up, "random", data_dir), args.skip, monitor)
             results = []
-            for case in cases.cases_for(args.sizes, args.keys, data_dir):
+            chosen = cases.cases_for(args.sizes, args.keys, data_dir)
+            for case in [c for c in chosen if args.max_target is None or c.target_rows <= args.max_target]:
                 print(f"running {case.name} ...", flush=True)
                 results.append(run_case(spark, case, args.skip, monitor))
                 if not args.keep_data:
                     shutil.rmtree(case.work_dir, ignore_errors=True)
-            facts = {**machine_facts(spark.version, args.driver_memory), "run_peak_rss_mib": monitor.run_peaks()}
+            facts = {
+                **machine_facts(spark.version, args.driver_memory),
+                "load_average_at_start": load_before,
+                "run_peak_rss_mib": monitor.run_peaks(),
+            }
         finally:
             spark.conf.set("spark.sql.shuffle.partitions", partitions)
             if own_session:

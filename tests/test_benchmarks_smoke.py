@@ -14,14 +14,15 @@ from order_tracking import generate as gen
 def test_spark_target_has_exactly_the_generators_initial_rows(spark, tmp_path):
     for random_keys in (False, True):
         report = gen.generate(
-            str(tmp_path / str(random_keys)), parcels=3_000, days=0, events_per_day=0, random_keys=random_keys
+            str(tmp_path / str(random_keys)), parcels=500, days=0, events_per_day=100, random_keys=random_keys
         )
         with open(report.files[0], newline="", encoding="utf-8") as f:
             expected = [tuple(r) for r in csv.reader(f)][1:]
-        plan = gen.Plan(3_000, 0)
-        frame = cases.target_frame(spark, 3_000, plan.rate, random_keys, cases.start_epoch())
+        plan = gen.Plan(500, 100)  # 30 new parcels a day: 500 parcels span every age, so every status rule
+        frame = cases.target_frame(spark, 500, plan.rate, random_keys, cases.start_epoch())
         assert tuple(frame.columns) == gen.HEADER
         assert [tuple(r) for r in frame.collect()] == expected
+        assert {r[2] for r in expected} >= {"Created", "Delivered", "Returned", "Exception"}
 
 
 def test_smoke_size_runs_every_baseline_and_writes_the_results(spark, tmp_path):
