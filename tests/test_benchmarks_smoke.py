@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from benchmarks import cases, run
 
 from order_tracking import generate as gen
@@ -25,6 +26,7 @@ def test_spark_target_has_exactly_the_generators_initial_rows(spark, tmp_path):
         assert {r[2] for r in expected} >= {"Created", "Delivered", "Returned", "Exception"}
 
 
+@pytest.mark.slow  # ~35 s on 2 quiet cores: cold Delta writes and MERGE dominate
 def test_smoke_size_runs_every_baseline_and_writes_the_results(spark, tmp_path):
     argv = [
         "--sizes",
