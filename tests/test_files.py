@@ -100,7 +100,7 @@ def test_a_move_interrupted_after_the_copy_is_completed_by_the_rerun(tmp_path: P
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "..\\..\\x.csv", "/abs/x.csv"])
 def test_a_file_name_cannot_steer_a_move_out_of_its_folder(tmp_path: Path, name: str) -> None:
-    assert "/" not in safe_name(name) and ".." != safe_name(name)
+    assert "/" not in safe_name(name) and safe_name(name) != ".."
     source = tmp_path / "src.csv"
     source.write_text("x")
     final = move_no_overwrite(str(source), str(tmp_path / "dest"), name)
@@ -161,3 +161,18 @@ def test_the_wait_for_unsettled_files_is_bounded(tmp_path: Path) -> None:
                                sleep_while_the_writer_keeps_writing)
     assert [f.name for f in listing.unsettled] == ["busy.csv"]
     assert sum(clock.slept) <= 90
+
+
+def test_batch_ids_sort_by_start_time() -> None:
+    from order_tracking.reading import batch_id_for
+
+    assert batch_id_for(NOW, "aa") < batch_id_for(NOW + timedelta(microseconds=1), "00")
+
+
+def test_batch_ids_keep_moving_forward_when_the_clock_steps_back() -> None:
+    from order_tracking.reading import batch_id_for
+
+    last = batch_id_for(NOW, "ff")
+    stepped_back = batch_id_for(NOW - timedelta(hours=1), "00", after=last)
+    assert stepped_back > last
+    assert stepped_back.startswith("20261127T120000000001Z")

@@ -76,11 +76,19 @@ def update_condition(source_columns: Sequence[str], target_columns: Iterable[str
     return f"{newer_condition()} AND {changed_condition(source_columns, target_columns)}"
 
 
-def pending_batches(spark: SparkSession, tables: Tables) -> list[str]:
-    """Committed stage batches not merged yet, oldest first: a failed merge leaves them all pending."""
-    staged = spark.table(tables.file_log).filter(F.col("outcome") == "staged").select("batch_id").distinct()
-    merged = spark.table(tables.merge_log).select("batch_id")
-    return sorted(r[0] for r in staged.subtract(merged).collect())
+def pending_batches(spark: SparkSession, tables: Tables) -> dict[str, int]:
+    """Committed stage batches not merged yet, with their staged row counts, oldest first.
+
+    Every merge takes all pending batches, and batch ids grow with each commit, so the merged
+    batches are always a prefix: pending = committed after the newest merged one. After a failed
+    merge that is every batch since, so none is ever skipped.
+    """
+    merged_up_to = spark.table(tables.merge_log).agg(F.max("batch_id")).first()[0]
+    committed = spark.table(tables.file_log).filter(F.col("outcome") == "staged")
+    if merged_up_to is not None:
+        committed = committed.filter(F.col("batch_id") > F.lit(merged_up_to))
+    rows = committed.groupBy("batch_id").agg(F.sum("rows_staged").alias("rows")).collect()
+    return {r["batch_id"]: int(r["rows"]) for r in sorted(rows, key=lambda r: r["batch_id"])}
 
 
 def _last_merge_metrics(spark: SparkSession, target: str) -> tuple[int, dict[str, str]]:
@@ -99,12 +107,12 @@ def merge_pending(
     tables = config.tables
     ensure_target_tables(spark, tables)
     summary = MergeSummary(merge_id=f"{clock():%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}")
-    summary.batches = pending_batches(spark, tables)
+    pending_rows = pending_batches(spark, tables)
+    summary.batches, summary.rows_pending = list(pending_rows), sum(pending_rows.values())
     if not summary.batches:
         return summary
     pending = spark.table(tables.stage).filter(F.col(BATCH_ID).isin(summary.batches))
     source = latest_per_key(pending).drop("_staged_at").withColumn(UPDATED_AT, F.lit(clock()))
-    summary.rows_pending = pending.count()
     version_before = spark.sql(f"DESCRIBE HISTORY {tables.target} LIMIT 1").first()["version"]
     checkpoint("target.before_merge")
     _merge(spark, tables.target, source)

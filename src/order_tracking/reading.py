@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -91,6 +91,14 @@ def read_landed_files(
     )
 
 
-def batch_id_for(now: datetime, suffix: str) -> str:
-    """Batch ids sort by start time, so 'arrival order' across batches is plain string order."""
-    return f"{now:%Y%m%dT%H%M%S%f}Z-{suffix}"
+def batch_id_for(now: datetime, suffix: str, after: str | None = None) -> str:
+    """A batch id that sorts after `after` (the last committed one): arrival order is string order.
+
+    It is the start time, so ids read naturally; should the clock step back, the id still moves
+    forward, because the merge treats every batch after the newest merged one as pending.
+    """
+    stamp = f"{now:%Y%m%dT%H%M%S%f}Z"
+    if after is not None and stamp <= after[: len(stamp)]:
+        previous = datetime.strptime(after[: len(stamp) - 1], "%Y%m%dT%H%M%S%f")
+        stamp = f"{previous + timedelta(microseconds=1):%Y%m%dT%H%M%S%f}Z"
+    return f"{stamp}-{suffix}"

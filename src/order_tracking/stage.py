@@ -77,9 +77,12 @@ def wait_for_settled(config: StageConfig, clock: Clock, sleep: Callable[[float],
     return listing
 
 
-def discard_uncommitted_batches(spark: SparkSession, tables: Tables) -> list[str]:
+def last_committed_batch(spark: SparkSession, tables: Tables) -> str | None:
+    return spark.table(tables.file_log).agg(F.max("batch_id")).first()[0]
+
+
+def discard_uncommitted_batches(spark: SparkSession, tables: Tables, last: str | None) -> list[str]:
     """Delete stage and quarantine rows of attempts that crashed before their file-log commit."""
-    last = spark.table(tables.file_log).agg(F.max("batch_id")).first()[0]
     ids = spark.table(tables.stage).select(BATCH_ID).unionByName(spark.table(tables.quarantine).select(BATCH_ID))
     if last is not None:
         ids = ids.filter(F.col(BATCH_ID) > F.lit(last))  # data skipping prunes every committed file
@@ -112,9 +115,10 @@ def stage_new_files(
     for folder in (config.landing_path, config.archive_path, config.rejected_path):
         os.makedirs(folder, exist_ok=True)
     ensure_stage_tables(spark, config.tables)
-    discard_uncommitted_batches(spark, config.tables)
+    last = last_committed_batch(spark, config.tables)
+    discard_uncommitted_batches(spark, config.tables, last)
     started = clock()
-    summary = StageSummary(batch_id=batch_id_for(started, secrets.token_hex(3)))
+    summary = StageSummary(batch_id=batch_id_for(started, secrets.token_hex(3), after=last))
     listing = wait_for_settled(config, clock, sleep)
     summary.files_unsettled = len(listing.unsettled)
     checkpoint("stage.listed")

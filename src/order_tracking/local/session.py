@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -19,6 +20,9 @@ def local_spark(
     """
     from delta import configure_spark_with_delta_pip
 
+    # Python workers (used by createDataFrame on local data) run in this interpreter, not whatever
+    # `python3` is first on PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     warehouse = os.path.abspath(warehouse)
     os.makedirs(warehouse, exist_ok=True)
     builder = (
