@@ -1,0 +1,290 @@
+"""Kill the real local job (SIGKILL, no cleanup) at every step boundary and at random moments; a normal rerun must
+then reach exactly the state of a run that never crashed: same target, nothing staged twice, every landed file
+archived or rejected with its reason, nothing left in landing, nothing lost.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from conftest import new_workspace
+from helpers_job import JobFolders, JobResult, finish, kill_hard, run_job, start_job
+from order_tracking.config import StageConfig, Tables, TargetConfig
+from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
+from order_tracking.merge import merge_pending
+from order_tracking.stage import stage_new_files
+
+pytestmark = pytest.mark.slow
+
+HEADER = "tracking_num,order_id,status,status_ts,carrier\n"
+BASE_MTIME = 1_793_000_000  # 2026-10-27: long settled
+# Landed before the crashed run: loadable files with bad rows and ties, one file without status_ts, one rejected.
+FIRST = {
+    "a1.csv": HEADER
+    + "K1,O1,Created,2026-11-01T08:00:00Z,UPS\nK2,O2,Created,,DHL\nK3,O3,Created,2026-11-01T08:00:00Z,\n",
+    "a2.csv": HEADER + "K1,O1,Shipped,2026-11-01T12:00:00Z,UPS\nK2,O2,Shipped,,DHL\n,O9,Created,,\nK6,O6,x,soon,\n",
+    "a3 no time.csv": "order_id,tracking_num,status\nO4,K4,Created\nO3,K3,Shipped\n",
+    "a4_rejected.csv": "tracking_num,order_id\nK9,O9\n",
+}
+# Landed after the crash, before the rerun: a failed run must not make the next batch skip anything.
+SECOND = {
+    "b1.csv": HEADER + "K1,O1,Delivered,2026-11-02T09:00:00Z,UPS\nK2,O2,Delivered,,DHL\nK5,O5,Created,,GLS\n"
+    "K4,O4,Shipped,2026-11-01T07:00:00Z,\n",
+}
+NAMED_POINTS = [
+    # (point, CRASH_AFTER, files the crashed run leaves in landing)
+    ("stage.listed", None, 4),
+    ("stage.quarantine_written", None, 4),
+    ("stage.stage_written", None, 4),
+    ("stage.committed", None, 4),
+    ("stage.moved_one", 1, 2),
+    ("job.between_tasks", None, 0),
+    ("target.before_merge", None, 0),
+    ("target.merged", None, 0),
+    ("target.logged", None, 0),
+]
+RANDOM_KILL_SEEDS = (11, 23, 37)
+SUBPROCESS_RERUN = {"target.merged", "random-23"}  # these reruns go through the CLI too; the rest run in-process
+
+
+def land(folder: Path, files: dict[str, str], first_mtime: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for offset, (name, text) in enumerate(sorted(files.items())):
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        stamp = (first_mtime + offset) * 1_000_000_000
+        os.utime(path, ns=(stamp, stamp))
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything a run leaves behind, without batch ids and timestamps that differ between runs."""
+
+    target: list[tuple]
+    stage: list[tuple]
+    quarantine: list[tuple]
+    file_log: list[tuple]
+    landing: list[str]
+    archive: list[tuple[str, bytes]]
+    rejected: list[tuple[str, bytes]]
+
+
+def _folder(root: Path) -> list[tuple[str, bytes]]:
+    return sorted((p.name, p.read_bytes()) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def snapshot(spark: SparkSession, tables: Tables, landing: Path, archive: Path, rejected: Path) -> State:
+    target = spark.table(tables.target)
+    business = [c for c in target.columns if not c.startswith("_")]
+    stage = spark.table(tables.stage)
+    staged_business = [c for c in stage.columns if not c.startswith("_")]
+    return State(
+        target=sorted(
+            tuple(r)
+            for r in target.select(
+                *[F.col(c).cast("string") for c in business], "_source_file", "_source_row"
+            ).collect()
+        ),
+        stage=sorted(
+            tuple(r)
+            for r in stage.select(
+                "_source_file", "_source_row", *[F.col(c).cast("string") for c in staged_business]
+            ).collect()
+        ),
+        quarantine=sorted(
+            tuple(r)
+            for r in spark.table(tables.quarantine)
+            .select("_source_file", "_source_row", "reason", "raw_record")
+            .collect()
+        ),
+        file_log=sorted(
+            tuple(r)
+            for r in spark.table(tables.file_log)
+            .select("file_name", "file_size", "outcome", "reason", "rows_read", "rows_staged", "rows_quarantined")
+            .collect()
+        ),
+        landing=sorted(os.listdir(landing)),
+        archive=_folder(archive),
+        rejected=_folder(rejected),
+    )
+
+
+def assert_nothing_twice_and_all_merged(spark: SparkSession, tables: Tables) -> None:
+    staged = Counter(
+        tuple(r) for r in spark.table(tables.stage).select("_source_file", "_file_mtime", "_source_row").collect()
+    )
+    assert [row for row, n in staged.items() if n > 1] == []
+    committed = {r[0] for r in spark.table(tables.file_log).filter("outcome = 'staged'").select("batch_id").collect()}
+    merged = {r[0] for r in spark.table(tables.merge_log).select("batch_id").collect()}
+    assert committed <= merged
+    stage_batches = {r[0] for r in spark.table(tables.stage).select("_batch_id").distinct().collect()}
+    assert stage_batches <= committed, "rows of an uncommitted attempt are still in stage"
+
+
+@pytest.fixture(scope="module")
+def reference(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> State:
+    """The state after a run that never crashed with FIRST landed, then one with SECOND landed."""
+    ws = new_workspace(spark, tmp_path_factory.mktemp("reference"))
+    land(ws.landing, FIRST, BASE_MTIME)
+    stage_new_files(spark, ws.stage_config())
+    merge_pending(spark, ws.target_config())
+    land(ws.landing, SECOND, BASE_MTIME + 100)
+    stage_new_files(spark, ws.stage_config())
+    merge_pending(spark, ws.target_config())
+    return snapshot(spark, ws.tables, ws.landing, ws.archive, ws.rejected)
+
+
+@dataclass
+class Crash:
+    """A crashed run, and what the scenario saw of it."""
+
+    folders: JobFolders
+    result: JobResult
+    killed: bool
+    landing_after_crash: list[str]
+    rerun: JobResult | None = None
+
+
+def _progress(folders: JobFolders) -> int:
+    """Delta commits written plus files moved so far: how far the run has got."""
+    commits = len(list(folders.warehouse.glob("*.db/*/_delta_log/*.json")))
+    moved = sum(1 for root in (folders.archive, folders.rejected) for p in root.rglob("*") if p.is_file())
+    return commits + moved
+
+
+def _kill_at_random(folders: JobFolders, seed: int) -> tuple[JobResult, bool]:
+    """Start the job and SIGKILL it at a seeded random point of its progress, plus a random delay."""
+    rng = random.Random(seed)
+    wanted, delay = rng.randint(1, 14), rng.uniform(0.0, 0.4)
+    process = start_job(folders)
+    while process.poll() is None and _progress(folders) < wanted:
+        time.sleep(0.02)
+    time.sleep(delay)
+    killed = process.poll() is None
+    if killed:
+        kill_hard(process)
+    return finish(process), killed
+
+
+def _crash_scenario(root: Path, label: str, point: str | None, after: int | None, seed: int | None) -> Crash:
+    folders = JobFolders(root, schema=f"crash{os.getpid()}_{label.replace('.', '_').replace('-', '_')}")
+    land(folders.landing, FIRST, BASE_MTIME)
+    if point:
+        result = run_job(folders, crash_at=point, crash_after=after)
+        killed = result.returncode == -signal.SIGKILL
+    else:
+        result, killed = _kill_at_random(folders, seed)
+    crash = Crash(folders, result, killed, sorted(os.listdir(folders.landing)))
+    land(folders.landing, SECOND, BASE_MTIME + 100)
+    if label in SUBPROCESS_RERUN:
+        crash.rerun = run_job(folders)
+    return crash
+
+
+@pytest.fixture(scope="module")
+def crashes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """Every crashed run starts at once, three at a time; each test waits only for its own."""
+    pool = ThreadPoolExecutor(max_workers=3)
+    scenarios = [(point, point, after, None) for point, after, _ in NAMED_POINTS]
+    scenarios += [(f"random-{seed}", None, None, seed) for seed in RANDOM_KILL_SEEDS]
+    futures = {
+        label: pool.submit(_crash_scenario, tmp_path_factory.mktemp(label), label, point, after, seed)
+        for label, point, after, seed in scenarios
+    }
+    yield futures
+    pool.shutdown(wait=True)
+
+
+def _rerun_and_snapshot(spark: SparkSession, crash: Crash) -> tuple[Tables, State]:
+    folders = crash.folders
+    register_local_tables(spark, str(folders.warehouse), folders.schema)
+    tables = Tables(LOCAL_CATALOG, folders.schema)
+    if crash.rerun is None:
+        config = StageConfig(tables, str(folders.landing), str(folders.archive), str(folders.rejected), 0.0, 0.0)
+        stage_new_files(spark, config)
+        merge_pending(spark, TargetConfig(tables))
+    else:
+        assert crash.rerun.returncode == 0, crash.rerun.stderr[-3000:]
+    return tables, snapshot(spark, tables, folders.landing, folders.archive, folders.rejected)
+
+
+@pytest.mark.parametrize(("point", "after", "left_in_landing"), NAMED_POINTS, ids=[p for p, _, _ in NAMED_POINTS])
+def test_a_rerun_after_a_kill_at_a_named_step_reaches_the_state_of_a_run_that_never_crashed(
+    spark, crashes: dict[str, Future], reference: State, point: str, after: int | None, left_in_landing: int
+):
+    crash = crashes[point].result()
+    assert crash.killed, (
+        f"the run was not killed at {point}: rc={crash.result.returncode}\n{crash.result.stderr[-3000:]}"
+    )
+    assert len(crash.landing_after_crash) == left_in_landing
+
+    tables, state = _rerun_and_snapshot(spark, crash)
+
+    assert state == reference
+    assert_nothing_twice_and_all_merged(spark, tables)
+
+
+@pytest.mark.parametrize("seed", RANDOM_KILL_SEEDS)
+def test_a_rerun_after_a_kill_at_a_random_moment_reaches_the_same_state(
+    spark, crashes: dict[str, Future], reference: State, seed: int
+):
+    crash = crashes[f"random-{seed}"].result()
+    print(f"\nrandom kill {seed}: killed={crash.killed}, landing after kill={crash.landing_after_crash}")
+
+    tables, state = _rerun_and_snapshot(spark, crash)
+
+    assert state == reference
+    assert_nothing_twice_and_all_merged(spark, tables)
+
+
+def test_a_second_rerun_changes_nothing(spark, reference: State, crashes: dict[str, Future]):
+    crash = crashes["target.merged"].result()
+    tables, before = _rerun_and_snapshot(spark, crash)
+    version = spark.sql(f"DESCRIBE HISTORY {tables.target} LIMIT 1").first()["version"]
+
+    config = StageConfig(
+        tables, str(crash.folders.landing), str(crash.folders.archive), str(crash.folders.rejected), 0.0, 0.0
+    )
+    assert stage_new_files(spark, config).files == []
+    assert merge_pending(spark, TargetConfig(tables)).batches == []
+
+    assert snapshot(spark, tables, crash.folders.landing, crash.folders.archive, crash.folders.rejected) == before
+    assert spark.sql(f"DESCRIBE HISTORY {tables.target} LIMIT 1").first()["version"] == version
+
+
+class SimulatedCrash(Exception):
+    """Raised from a checkpoint: the in-process stand-in for a kill, where only the Python side matters."""
+
+
+def test_a_rerun_outside_utc_recognises_committed_files_and_does_not_load_them_again(spark, ws, monkeypatch):
+    monkeypatch.setenv("TZ", "America/New_York")  # a laptop's local time; the Spark session stays in UTC
+    time.tzset()
+    try:
+        land(ws.landing, FIRST, BASE_MTIME)
+
+        def crash_after_commit(point: str) -> None:
+            if point == "stage.committed":
+                raise SimulatedCrash(point)
+
+        with pytest.raises(SimulatedCrash):
+            stage_new_files(spark, ws.stage_config(), checkpoint=crash_after_commit)
+        rerun = stage_new_files(spark, ws.stage_config())
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    assert (rerun.files_skipped, rerun.files) == (len(FIRST), [])
+    assert os.listdir(ws.landing) == []
+    staged = Counter(tuple(r) for r in spark.table(ws.tables.stage).select("_source_file", "_source_row").collect())
+    assert max(staged.values()) == 1
