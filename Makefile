@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LOCAL  := .local
 
-.PHONY: help install demo test test-fast lint bench clean check-prereqs
+.PHONY: help install demo test test-fast lint bench clean check-prereqs databricks-cli
 
 help:
 	@echo "make demo   - install, copy the sample CSVs into $(LOCAL)/landing, run the job locally, show the target"
@@ -46,6 +46,10 @@ lint: $(STAMP)
 
 bench: check-prereqs $(STAMP)
 	$(PY) -m benchmarks.run --sizes ci
+
+# Optional: builds the Databricks CLI (needs Go) so the `bundle validate` tests run instead of skipping.
+databricks-cli: $(STAMP)
+	scripts/install-databricks-cli.sh $(VENV)/bin
 
 clean:
 	rm -rf $(LOCAL) .pytest_cache .ruff_cache
