@@ -1,5 +1,7 @@
 # Every command a user or CI needs. `make demo` and `make test` do all the set-up themselves.
 PYTHON ?= python3
+# Spark uses $JAVA_HOME/bin/java when JAVA_HOME is set, else java on PATH: check the same one.
+JAVA   ?= $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -15,9 +17,9 @@ help:
 
 check-prereqs:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is required, found " + sys.version.split()[0])'
-	@command -v java >/dev/null 2>&1 || { echo "Java 17+ is required (Spark 4 runs on the JVM); install a JDK 17 or newer and put java on PATH." >&2; exit 1; }
-	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
-	 if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then echo "Java 17+ is required (Spark 4), found: $$(java -version 2>&1 | head -n 1)" >&2; exit 1; fi
+	@command -v $(JAVA) >/dev/null 2>&1 || { echo "Java 17+ is required (Spark 4 runs on the JVM): install a JDK 17 or newer and put java on PATH." >&2; exit 1; }
+	@v=$$($(JAVA) -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
+	 if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then echo "Java 17+ is required (Spark 4), found: $$($(JAVA) -version 2>&1 | head -n 1)" >&2; exit 1; fi
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@$(MAKE) --no-print-directory check-prereqs
