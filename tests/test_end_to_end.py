@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import shutil
 import threading
 import time
@@ -12,6 +14,7 @@ from pyspark.sql import functions as F
 
 from conftest import Workspace, assert_rows
 from order_tracking.cli import repo_root
+from order_tracking.local import commands
 from order_tracking.local.job import load_job, local_parameters
 from order_tracking.local.runner import run_job
 from order_tracking.local.watch import Watcher
@@ -40,7 +43,7 @@ def target_rows(spark, ws: Workspace):
         "tracking_num", "order_id", "status", F.col("status_ts").cast("string").alias("status_ts"), "carrier")
 
 
-def test_the_job_on_the_samples_then_a_file_of_updates(spark, ws) -> None:
+def test_the_job_on_the_samples_then_a_file_of_updates(spark, ws, capsys) -> None:
     for sample in SAMPLES.glob("*.csv"):
         shutil.copy(sample, ws.landing / sample.name)
     first = run_once(spark, ws)
@@ -64,6 +67,13 @@ def test_the_job_on_the_samples_then_a_file_of_updates(spark, ws) -> None:
     ])
     assert sorted(ws.archived()) == ["orders_2026-11-01.csv", "orders_2026-11-02.csv", "orders_2026-11-03.csv"]
     assert list(ws.landing.iterdir()) == []
+
+    capsys.readouterr()
+    show = argparse.Namespace(warehouse=str(ws.root / "unused"), schema=ws.tables.schema, limit=20)
+    assert commands.show(show, repo_root()) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"\|TRK0099A\s*\|ORD-1004\|Created", printed)
+    assert re.search(r"orders_target\s+6 rows", printed)
 
 
 def test_a_failing_task_fails_the_run_and_stops_the_job(spark, ws) -> None:
