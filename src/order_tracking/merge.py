@@ -48,16 +48,14 @@ def newer_condition() -> str:
 
     Without this guard a late file carrying an older status would overwrite a newer one.
     """
-    arrival = ", ".join(c for c in ORDER_COLUMNS[1:])
     ts = EVENT_TIME
+    arrival = ORDER_COLUMNS[1:]
+    source_arrival = ", ".join(f"s.`{c}`" for c in arrival)
+    target_arrival = ", ".join(f"t.`{c}`" for c in arrival)
     return (
         f"((s.{ts} IS NOT NULL AND t.{ts} IS NULL) OR s.{ts} > t.{ts} OR "
-        f"(s.{ts} <=> t.{ts} AND struct({_prefixed('s', arrival)}) > struct({_prefixed('t', arrival)})))"
+        f"(s.{ts} <=> t.{ts} AND struct({source_arrival}) > struct({target_arrival})))"
     )
-
-
-def _prefixed(alias: str, columns: str) -> str:
-    return ", ".join(f"{alias}.`{c.strip()}`" for c in columns.split(","))
 
 
 def changed_condition(source_columns: Sequence[str], target_columns: Iterable[str]) -> str:
