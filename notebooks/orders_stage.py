@@ -27,15 +27,14 @@ if _src not in sys.path:
 from order_tracking.config import STAGE_PARAMETERS, StageConfig
 from order_tracking.stage import stage_new_files
 
-# A status_ts without an offset means UTC, whatever the workspace's default session time zone.
-spark.conf.set("spark.sql.session.timeZone", "UTC")
-
 for _name in STAGE_PARAMETERS:
     dbutils.widgets.text(_name, "")
 config = StageConfig.from_widgets(dbutils.widgets)
 
 # COMMAND ----------
 
+# A status_ts without an offset means UTC, whatever the workspace's default session time zone.
+spark.conf.set("spark.sql.session.timeZone", "UTC")
 summary = stage_new_files(spark, config)
 for key, value in summary.task_values().items():
     dbutils.jobs.taskValues.set(key=key, value=value)
