@@ -99,8 +99,14 @@ def logged_files(spark: SparkSession, tables: Tables, files: tuple[LandingFile, 
     if not files:
         return {}
     names = spark.createDataFrame([(f.name,) for f in files], "file_name STRING")
-    rows = spark.table(tables.file_log).join(names, "file_name").collect()
-    return {(r.file_name, r.file_size, r.file_mtime.replace(tzinfo=timezone.utc)): r.asDict() for r in rows}
+    # PySpark returns a TIMESTAMP as a naive datetime in the Python process's local time zone, so on a machine
+    # outside UTC the logged mtime would never match the file's: read epoch microseconds, exact everywhere.
+    micros = F.unix_micros("file_mtime").alias("file_mtime_micros")
+    rows = spark.table(tables.file_log).join(names, "file_name").select("*", micros).collect()
+    return {
+        (r.file_name, r.file_size, datetime.fromtimestamp(r.file_mtime_micros / 1_000_000, tz=timezone.utc)): r.asDict()
+        for r in rows
+    }
 
 
 def stage_new_files(
