@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from order_tracking import faults
@@ -29,6 +29,7 @@ from order_tracking.tables import ensure_stage_tables
 from order_tracking.transforms import RAW_RECORD, REASON, filter_invalid, filter_valid
 
 Clock = Callable[[], datetime]
+_MAX_OBSERVED_FILES = 50  # two counts per file in one aggregate; beyond this, read the counts back
 
 
 class StageIntegrityError(RuntimeError):
@@ -161,14 +162,41 @@ def _counts_by_file(spark: SparkSession, tables: Tables, batch_id: str) -> dict[
     return {(r[SOURCE_FILE], r["kind"]): r["count"] for r in counted.collect()}
 
 
+def _observed(rows: DataFrame, names: list[str]) -> tuple[DataFrame, Observation]:
+    """Count rows per file and outcome while the stage write runs, instead of reading them back after.
+
+    One count per file and outcome, so only for a handful of files; `_write_rows` reads back otherwise.
+    """
+    invalid = F.col(REASON).isNotNull()
+    counts = [F.count_if(invalid).alias("quarantined")]
+    for i, name in enumerate(names):
+        in_file = F.col(SOURCE_FILE) == F.lit(name)
+        counts += [F.count_if(in_file & ~invalid).alias(f"s{i}"), F.count_if(in_file & invalid).alias(f"q{i}")]
+    observation = Observation()
+    return rows.observe(observation, *counts), observation
+
+
 def _write_rows(spark, config, loadable, batch_id, started, checkpoint) -> dict[tuple[str, str], int]:
+    """Append valid rows to stage, and invalid ones (if any) to quarantine, reading the files once when all are valid.
+
+    Counting during the stage write tells whether any row is invalid: when none is, the quarantine write
+    (a second parse of every file) and the read-back of the counts are both skipped.
+    """
     rows = read_landed_files(spark, loadable, batch_id)
-    _quarantine_rows(rows, started).write.format("delta").mode("append").saveAsTable(config.tables.quarantine)
-    checkpoint("stage.quarantine_written")
-    (_stage_rows(rows, started).write.format("delta").mode("append").option("mergeSchema", "true")
+    names = [f.name for f, _, _ in loadable]
+    observe_files = names if len(names) <= _MAX_OBSERVED_FILES else []
+    observed, observation = _observed(rows, observe_files)
+    (_stage_rows(observed, started).write.format("delta").mode("append").option("mergeSchema", "true")
      .saveAsTable(config.tables.stage))
     checkpoint("stage.stage_written")
-    return _counts_by_file(spark, config.tables, batch_id)
+    metrics = observation.get
+    if metrics["quarantined"]:
+        _quarantine_rows(rows, started).write.format("delta").mode("append").saveAsTable(config.tables.quarantine)
+    checkpoint("stage.quarantine_written")
+    if not observe_files:
+        return _counts_by_file(spark, config.tables, batch_id)
+    counts = {(name, "staged"): metrics[f"s{i}"] for i, name in enumerate(names)}
+    return counts | {(name, "quarantined"): metrics[f"q{i}"] for i, name in enumerate(names)}
 
 
 def _load_and_commit(spark, config, fresh, summary, started, checkpoint) -> list[FilePlan]:
