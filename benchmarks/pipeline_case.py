@@ -1,27 +1,98 @@
-"""HOOK (a): this project's own stage task and merge task on the same batch and target as the baselines.
+"""(a) This project's own stage task and merge task on the same batch and target as the baselines.
 
-To be filled in by the pipeline's owner. Until then `run_pipeline_case` raises NotImplementedError and
-`benchmarks.run` reports the pipeline columns as "pending" instead of failing.
-
-What an implementation should do, with only the two timed calls inside timed spans:
-1. untimed: create a schema for the case under `case.work_dir` (the session has no metastore);
-   build the pipeline's target table from `case.target_parquet` (all-string columns in `HEADER` order,
-   `case.target_rows` distinct keys) with whatever lineage columns the target carries;
-   copy `case.csv_files()` into a landing folder under `case.work_dir`, dated so they count as settled;
-   make a `StageConfig` (settle_seconds=0) and a `TargetConfig` for that schema.
-2. timed: `order_tracking.stage.stage_new_files(spark, stage_config)` -> "pipeline_stage_s".
-3. timed: `order_tracking.merge.merge_pending(spark, target_config)` -> "pipeline_merge_s".
-4. return both, e.g. `{"pipeline_stage_s": 12.3, "pipeline_merge_s": 45.6}`; extra float keys are
-   reported as they are (e.g. rows inserted/updated taken from the summaries, as a check).
+Untimed set-up: a schema under `case.work_dir`; the pipeline's stage tables created (a steady-state run
+finds them); the target table created by the pipeline itself and loaded with the case's target rows plus
+the lineage columns a first merge would have written; the batch CSVs copied into a landing folder, dated
+so they count as settled. Timed: `stage_new_files`, then `merge_pending`, each on its own.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from benchmarks.cases import Case
+from order_tracking.config import StageConfig, Tables, TargetConfig
+from order_tracking.merge import merge_pending
+from order_tracking.stage import stage_new_files
+from order_tracking.tables import ensure_stage_tables, ensure_target_tables
+
+CATALOG = "spark_catalog"
+SEED_BATCH = "00000000T000000000000Z-seed"  # sorts before any real batch id
+SETTLED_AGE_S = 3600.0
+
+
+def _configs(case: Case, schema: str) -> tuple[StageConfig, TargetConfig]:
+    root = os.path.join(case.work_dir, "pipeline")
+    tables = Tables(CATALOG, schema)
+    stage = StageConfig(
+        tables=tables,
+        landing_path=os.path.join(root, "landing"),
+        archive_path=os.path.join(root, "archive"),
+        rejected_path=os.path.join(root, "rejected"),
+        settle_seconds=0.0,
+        max_wait_seconds=0.0,
+    )
+    return stage, TargetConfig(tables)
+
+
+def seed_target(spark: SparkSession, case: Case, tables: Tables) -> None:
+    """The target as earlier merges would have left it: typed contract columns, extras as text, lineage."""
+    ensure_target_tables(spark, tables)
+    loaded_at = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    rows = spark.read.parquet(case.target_parquet).select(
+        "tracking_num",
+        "order_id",
+        "status",
+        F.col("status_ts").try_cast("timestamp").alias("status_ts"),
+        F.lit(SEED_BATCH).alias("_batch_id"),
+        F.lit("initial.csv").alias("_source_file"),
+        F.lit(loaded_at).alias("_file_mtime"),
+        F.monotonically_increasing_id().alias("_source_row"),
+        F.lit(loaded_at).alias("_updated_at"),
+        "carrier",
+        "destination_zip",
+    )
+    rows.write.format("delta").mode("append").option("mergeSchema", "true").saveAsTable(tables.target)
+
+
+def land_batch(case: Case, landing_path: str) -> None:
+    os.makedirs(landing_path, exist_ok=True)
+    for source in case.csv_files():
+        path = shutil.copy(source, landing_path)
+        stamp = time.time() - SETTLED_AGE_S
+        os.utime(path, (stamp, stamp))
 
 
 def run_pipeline_case(spark: SparkSession, case: Case) -> dict[str, float]:
-    """Time the project's stage task and merge task on `case`; see the module docstring for the contract."""
-    raise NotImplementedError("the pipeline case is not wired yet: see benchmarks/pipeline_case.py")
+    """Time the project's stage task and merge task on `case`."""
+    schema = f"pipeline_{case.name}"
+    location = os.path.join(case.work_dir, "pipeline", "db")
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.`{schema}` LOCATION '{location}'")
+    stage_config, target_config = _configs(case, schema)
+    try:
+        ensure_stage_tables(spark, stage_config.tables)
+        seed_target(spark, case, target_config.tables)
+        land_batch(case, stage_config.landing_path)
+
+        began = time.perf_counter()
+        staged = stage_new_files(spark, stage_config)
+        stage_s = time.perf_counter() - began
+
+        began = time.perf_counter()
+        merged = merge_pending(spark, target_config)
+        merge_s = time.perf_counter() - began
+    finally:
+        spark.sql(f"DROP SCHEMA IF EXISTS {CATALOG}.`{schema}` CASCADE")
+    return {
+        "pipeline_stage_s": stage_s,
+        "pipeline_merge_s": merge_s,
+        "pipeline_rows_staged": float(staged.rows_staged),
+        "pipeline_rows_inserted": float(merged.rows_inserted),
+        "pipeline_rows_updated": float(merged.rows_updated),
+    }
