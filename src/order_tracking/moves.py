@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from order_tracking.files import move_no_overwrite, write_reason
+from order_tracking.files import move_no_overwrite, safe_name, write_reason
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,13 @@ def carry_out(plans: Iterable[FilePlan], checkpoint: Callable[[str], None]) -> l
     """Move every planned file; never overwrites. Returns the final paths."""
     moved = []
     for plan in plans:
-        destination = move_no_overwrite(plan.source, plan.folder, plan.name)
         if plan.reason:
+            # Before the move: once the file has left landing no rerun looks at it again, so a crash between
+            # the move and the reason would leave a rejected file that never gets one.
+            os.makedirs(plan.folder, exist_ok=True)
+            expected = write_reason(os.path.join(plan.folder, safe_name(plan.name)), plan.reason)
+        destination = move_no_overwrite(plan.source, plan.folder, plan.name)
+        if plan.reason and destination + ".reason.txt" != expected:
             write_reason(destination, plan.reason)
         moved.append(destination)
         checkpoint("stage.moved_one")
