@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from conftest import new_workspace
 from helpers_job import JobFolders, JobResult, finish, kill_hard, run_job, start_job
+from order_tracking import moves
 from order_tracking.config import StageConfig, Tables, TargetConfig
 from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
 from order_tracking.merge import merge_pending
@@ -288,3 +289,19 @@ def test_a_rerun_outside_utc_recognises_committed_files_and_does_not_load_them_a
     assert os.listdir(ws.landing) == []
     staged = Counter(tuple(r) for r in spark.table(ws.tables.stage).select("_source_file", "_source_row").collect())
     assert max(staged.values()) == 1
+
+
+def test_a_crash_while_writing_a_rejection_reason_still_ends_with_the_reason_beside_the_file(spark, ws, monkeypatch):
+    ws.drop("no_status.csv", "tracking_num,order_id\nK9,O9\n")
+
+    def die_while_writing(path: str, reason: str) -> str:
+        raise SimulatedCrash("killed while writing the reason")
+
+    monkeypatch.setattr(moves, "write_reason", die_while_writing)
+    with pytest.raises(SimulatedCrash):
+        stage_new_files(spark, ws.stage_config())
+    monkeypatch.undo()
+    stage_new_files(spark, ws.stage_config())
+
+    assert os.listdir(ws.landing) == []
+    assert ws.rejected_files() == ["no_status.csv", "no_status.csv.reason.txt"]
