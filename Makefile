@@ -47,6 +47,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check src tests notebooks benchmarks
 
 bench: check-prereqs $(STAMP)
+	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) -m benchmarks.run --sizes ci
 
 # Optional: builds the Databricks CLI (needs Go) so the `bundle validate` tests run instead of skipping.
