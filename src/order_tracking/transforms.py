@@ -19,9 +19,14 @@ INVALID_UTF8 = "invalid UTF-8 bytes"
 BAD_EVENT_TIME = "unparseable status_ts: "
 
 
+# Java regex's \s: what a trim removes. btrim with these characters is the regex `^\s+|\s+$` without a
+# regex engine, several times faster on every field of every row.
+_WHITESPACE = " \t\n\u000b\f\r"
+
+
 def _clean(column: str) -> Column:
     """Trim surrounding whitespace; an empty value is NULL."""
-    trimmed = F.regexp_replace(F.col(column), r"^\s+|\s+$", "")
+    trimmed = F.btrim(F.col(column), F.lit(_WHITESPACE))
     return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
 
 
