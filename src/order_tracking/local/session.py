@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import re
+import shutil
 import sys
 from importlib.metadata import version
 
 from pyspark.sql import SparkSession
 
 LOCAL_CATALOG = "spark_catalog"
+_COMMIT = re.compile(r"\d{20}\.json")
 
 
 def cached_delta_jars() -> list[str] | None:
@@ -70,5 +74,19 @@ def register_local_tables(spark: SparkSession, warehouse: str, schema: str) -> N
         return
     for table in sorted(os.listdir(location)):
         path = os.path.join(location, table)
+        _forget_uncreated(path)
         if os.path.isdir(os.path.join(path, "_delta_log")):
             spark.sql(f"CREATE TABLE IF NOT EXISTS {LOCAL_CATALOG}.`{schema}`.`{table}` USING DELTA LOCATION '{path}'")
+
+
+def _forget_uncreated(path: str) -> None:
+    """Remove what a kill during CREATE TABLE leaves: a `_delta_log` without its first commit.
+
+    That table was never created, yet registering it fails and so does creating it again over a non-empty
+    folder, which would block every rerun; the task's CREATE TABLE IF NOT EXISTS makes it again.
+    """
+    log = os.path.join(path, "_delta_log")
+    if os.path.isdir(log) and not any(_COMMIT.fullmatch(name) for name in os.listdir(log)):
+        shutil.rmtree(log)
+        with contextlib.suppress(OSError):
+            os.rmdir(path)  # only if nothing else is in it
