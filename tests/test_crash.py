@@ -305,3 +305,16 @@ def test_a_crash_while_writing_a_rejection_reason_still_ends_with_the_reason_bes
 
     assert os.listdir(ws.landing) == []
     assert ws.rejected_files() == ["no_status.csv", "no_status.csv.reason.txt"]
+
+
+def test_a_table_folder_left_without_its_first_commit_does_not_block_the_rerun(spark, tmp_path):
+    folders = JobFolders(tmp_path, schema=f"nocommit{os.getpid()}")
+    land(folders.landing, FIRST, BASE_MTIME)
+    (folders.table_path("orders_target") / "_delta_log").mkdir(parents=True)  # what a kill during CREATE TABLE leaves
+
+    register_local_tables(spark, str(folders.warehouse), folders.schema)
+    tables = Tables(LOCAL_CATALOG, folders.schema)
+    stage_new_files(spark, StageConfig(tables, str(folders.landing), str(folders.archive), str(folders.rejected)))
+    merged = merge_pending(spark, TargetConfig(tables))
+
+    assert merged.rows_inserted == spark.table(tables.target).count() > 0
