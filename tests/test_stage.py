@@ -21,7 +21,7 @@ CORPUS = {
     "quoted.csv": HEADER + '"Q,1",6,"Out for delivery, door 2",2026-11-01T10:00:00Z\n'
     'Q2,7,"line one\nline two",2026-11-01T10:00:00+02:00\n',
     "bom.csv": "\ufeff" + HEADER + "B1,8,Created,2026-11-01T11:00:00Z\n",
-    "blank_key.csv": HEADER + ",9,Created,\n   ,10,Created,\nK1,11,Created,\n",
+    "blank_key.csv": HEADER + ",9,Created,\n   ,10,Created,\nK1,11,Created,\nnull,12,Created,\n",
     "bad_ts.csv": HEADER + "T1,12,Created,yesterday\nT2,13,Created,2026-13-45T99:00:00Z\n",
     "short.csv": HEADER + "S1,14\nS2,15,Created,2026-11-01T12:00:00Z,extra\nS3,16,Created,\n",
     "empty.csv": "",
@@ -80,7 +80,8 @@ def test_crlf_bom_and_quoted_fields_parse_like_any_csv_reader(spark, corpus) -> 
 
 def test_bad_rows_are_quarantined_with_their_reason_and_row_number(spark, corpus) -> None:
     ws, _ = corpus
-    assert quarantined(spark, ws, "blank_key.csv") == [(1, "blank tracking_num"), (2, "blank tracking_num")]
+    assert quarantined(spark, ws, "blank_key.csv") == [
+        (1, "blank tracking_num"), (2, "blank tracking_num"), (4, "tracking_num is the text NULL")]
     assert quarantined(spark, ws, "bad_ts.csv") == [
         (1, "unparseable status_ts: yesterday"), (2, "unparseable status_ts: 2026-13-45T99:00:00Z")]
     malformed = "malformed record: wrong number of fields or broken quoting"

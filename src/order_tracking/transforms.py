@@ -15,6 +15,7 @@ RAW_RECORD = "_raw_record"
 
 MALFORMED = "malformed record: wrong number of fields or broken quoting"
 BLANK_KEY = "blank tracking_num"
+NULL_TEXT_KEY = "tracking_num is the text NULL"
 INVALID_UTF8 = "invalid UTF-8 bytes"
 BAD_EVENT_TIME = "unparseable status_ts: "
 
@@ -64,6 +65,8 @@ def with_row_problems(df: DataFrame, file_columns: Sequence[str]) -> DataFrame:
     reason = (
         F.when(F.col(CORRUPT_RECORD).isNotNull(), F.lit(MALFORMED))
         .when(F.col(KEY).isNull(), F.lit(BLANK_KEY))
+        # Exports often spell a missing value NULL; as a parcel key it would merge unrelated rows.
+        .when(F.upper(F.col(KEY)) == "NULL", F.lit(NULL_TEXT_KEY))
         .when(has_bad_bytes, F.lit(INVALID_UTF8))
         .when(
             F.col("_status_ts_raw").isNotNull() & F.col(EVENT_TIME).isNull(),
