@@ -89,6 +89,9 @@ def load_file(name: str, mtime: int, batch: int, text: str) -> FileResult:
         if values[KEY] is None:
             result.reasons.append("blank tracking_num")
             continue
+        if values[KEY].upper() == "NULL":
+            result.reasons.append("tracking_num is the text NULL")
+            continue
         raw_time = values.get(EVENT_TIME)
         values[EVENT_TIME] = parse_time(raw_time) if raw_time is not None else None
         if raw_time is not None and values[EVENT_TIME] is None:

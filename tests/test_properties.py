@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
@@ -19,7 +20,7 @@ from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
 from scd1_model import Scd1Model, load_file
 
-KEYS = ("K1", "K2", " K1 ", "007", "7")
+KEYS = ("K1", "K2", " K1 ", "007", "7", "null")
 TIMES = ("2026-11-01T08:00:00Z", "2026-11-01T09:00:00Z", "2026-11-01 10:00:00", "2026-11-02T08:00:00Z")
 BASE_MTIME = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp())
 EXAMPLES = 12
@@ -108,6 +109,7 @@ def _same_columns(actual: dict, expected: dict) -> tuple[dict, dict]:
     return fill(actual), fill(expected)
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(plan=steps)
 def test_target_equals_the_scd1_model_after_every_batch(spark, tmp_path_factory, plan):
