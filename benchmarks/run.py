@@ -51,7 +51,10 @@ def start_spark(data_dir: str, driver_memory: str) -> SparkSession:
     from order_tracking.local.session import local_spark
 
     return local_spark(
-        os.path.join(data_dir, "warehouse"), app_name="order-tracking-bench", driver_memory=driver_memory
+        os.path.join(data_dir, "warehouse"),
+        app_name="order-tracking-bench",
+        driver_memory=driver_memory,
+        short_runs=False,
     )
 
 
