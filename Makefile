@@ -33,8 +33,7 @@ install: $(STAMP)
 demo: check-prereqs $(STAMP)
 	@mkdir -p $(LOCAL)/landing
 	cp src/order_tracking/samples/*.csv $(LOCAL)/landing/
-	$(PY) -m order_tracking run --settle-seconds 0
-	$(PY) -m order_tracking show
+	$(PY) -m order_tracking run --settle-seconds 0 --show
 
 test: check-prereqs $(STAMP)
 	$(PY) -m pytest

@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _job_args(run)
     run.add_argument("--json", action="store_true", help="print the run summary as one JSON line, last")
     run.add_argument("--no-wait", action="store_true", help="exit (code 3) instead of queueing behind a running job")
+    run.add_argument("--show", action="store_true", help="print the target table after a successful run")
     show = commands.add_parser("show", help="print the target table and table counts")
     _local_args(show)
     show.add_argument("--limit", type=int, default=50)

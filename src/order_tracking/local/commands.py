@@ -41,7 +41,10 @@ def run(args: argparse.Namespace, root: str) -> int:
         with job_lock(args.warehouse, wait=not args.no_wait):
             spark = local_spark(args.warehouse)
             register_local_tables(spark, args.warehouse, args.schema)
-            return _report(run_job(spark, spec, parameters), args.json)
+            code = _report(run_job(spark, spec, parameters), args.json)
+            if args.show and code == 0:
+                print_target(spark, args.schema, limit=50)
+            return code
     except JobLocked as locked:
         print(f"not started: {locked}", file=sys.stderr)
         return 3
@@ -50,12 +53,17 @@ def run(args: argparse.Namespace, root: str) -> int:
 def show(args: argparse.Namespace, root: str) -> int:
     spark = local_spark(args.warehouse)
     register_local_tables(spark, args.warehouse, args.schema)
-    schema = f"{LOCAL_CATALOG}.`{args.schema}`"
+    return print_target(spark, args.schema, args.limit)
+
+
+def print_target(spark, schema_name: str, limit: int) -> int:
+    """Print the target table, newest first by key, and the row count of every pipeline table."""
+    schema = f"{LOCAL_CATALOG}.`{schema_name}`"
     tables = [r.tableName for r in spark.sql(f"SHOW TABLES IN {schema}").collect()]
     if "orders_target" not in tables:
         print(f"no target table yet in {schema}: run `python -m order_tracking run` first")
         return 1
-    spark.table(f"{schema}.orders_target").orderBy("tracking_num").show(args.limit, truncate=False)
+    spark.table(f"{schema}.orders_target").orderBy("tracking_num").show(limit, truncate=False)
     for table in sorted(tables):
         print(f"{table:<20} {spark.table(f'{schema}.`{table}`').count():>10} rows")
     return 0
