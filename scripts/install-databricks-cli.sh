@@ -17,6 +17,8 @@ DEST="${1:-$ROOT/.venv/bin}"
 
 command -v go >/dev/null || { echo "Go >= 1.25 is required to build the Databricks CLI" >&2; exit 1; }
 mkdir -p "$DEST"
+# Absolute: the build below runs from the module's folder, where a relative path would land elsewhere.
+DEST="$(cd "$DEST" && pwd)"
 
 # Outside any module, so `go mod download` fetches just this one module version.
 scratch="$(mktemp -d)"
