@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from order_tracking import files
 from order_tracking.config import StageConfig, Tables
 from order_tracking.files import archive_folder, is_candidate, list_landing, move_no_overwrite, safe_name, sniff
 from order_tracking.reading import escape_glob
@@ -176,3 +177,16 @@ def test_batch_ids_keep_moving_forward_when_the_clock_steps_back() -> None:
     stepped_back = batch_id_for(NOW - timedelta(hours=1), "00", after=last)
     assert stepped_back > last
     assert stepped_back.startswith("20261127T120000000001Z")
+
+
+def test_mtimes_convert_exactly_between_the_file_system_and_epoch_microseconds(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("x")
+    nanos = 1_793_000_000_123_456_789
+    os.utime(path, ns=(nanos, nanos))
+
+    mtime = files.mtime_of(path.stat())
+
+    assert mtime == datetime(2026, 10, 26, 7, 33, 20, 123456, tzinfo=timezone.utc)
+    assert files.from_epoch_micros(nanos // 1000) == mtime  # what the stage reads back from the file log
+    assert files.from_epoch_micros(0) == datetime(1970, 1, 1, tzinfo=timezone.utc)

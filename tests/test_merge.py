@@ -26,6 +26,7 @@ BATCH_2 = {
 }
 BATCH_3 = {"b3.csv": NO_TS + "P,8,Shipped\nP2,9,Created\n"}
 BATCH_4 = {"b4.csv": NO_TS + "P,8,Delivered\n"}
+BATCH_5 = {"b5.csv": NO_TS + "P,8,Delivered\n"}  # resent as is: changes nothing
 
 
 def _target(spark, ws) -> dict[str, dict]:
@@ -64,6 +65,11 @@ def scenario(spark, tmp_path_factory):
     land_and_stage(BATCH_4, age=900)
     result["merge_4"] = merge_pending(spark, ws.target_config())
     result["after_4"] = _target(spark, ws)
+    result["version_4"] = spark.sql(f"DESCRIBE HISTORY {ws.tables.target} LIMIT 1").first()["version"]
+    land_and_stage(BATCH_5, age=600)
+    result["merge_5"] = merge_pending(spark, ws.target_config())
+    result["version_5"] = spark.sql(f"DESCRIBE HISTORY {ws.tables.target} LIMIT 1").first()["version"]
+    result["merge_log"] = spark.table(ws.tables.merge_log).orderBy("batch_id").collect()
     return result
 
 
@@ -108,6 +114,20 @@ def test_merge_metrics_count_inserted_updated_and_unchanged(scenario) -> None:
     assert second.source_rows == 5
 
 
+def test_merge_metrics_name_the_target_version_the_merge_committed(scenario) -> None:
+    assert scenario["merge_4"].target_version == scenario["version_4"]
+    assert scenario["merge_log"][-2]["target_version"] == scenario["version_4"]
+
+
+def test_a_batch_that_changes_nothing_commits_no_version_and_is_logged_as_unchanged(scenario) -> None:
+    fifth = scenario["merge_5"]
+    assert (fifth.source_rows, fifth.rows_inserted, fifth.rows_updated, fifth.rows_unchanged) == (1, 0, 0, 1)
+    assert fifth.target_version is None
+    assert scenario["version_5"] == scenario["version_4"]
+    last = scenario["merge_log"][-1]
+    assert (last["batch_id"], last["target_version"], last["rows_unchanged"]) == (fifth.batches[0], None, 1)
+
+
 def test_a_new_optional_column_is_added_to_the_target(spark, scenario) -> None:
     assert scenario["after_2"]["NEWCOL"]["weight_kg"] == "1.5"
     assert scenario["after_2"]["INS"]["weight_kg"] is None
@@ -126,7 +146,7 @@ def test_after_a_failed_merge_every_pending_batch_merges_in_order(spark, scenari
     assert scenario["after_4"]["P2"]["status"] == "Created"
     merged = spark.table(ws.tables.merge_log).select("batch_id").distinct().count()
     staged = spark.table(ws.tables.file_log).select("batch_id").distinct().count()
-    assert merged == staged == 4
+    assert merged == staged == 5
 
 
 def test_the_final_target_is_exactly_the_newest_row_per_parcel(spark, scenario) -> None:

@@ -32,7 +32,7 @@ def _rows(df) -> list[dict]:
     return sorted((row.asDict() for row in df.collect()), key=lambda row: row["tracking_num"])
 
 
-def sql_merge(spark, target: str, source) -> None:
+def sql_merge(spark, target: str, source):
     """Stand-in for `merge._merge`: the same MERGE in SQL, because DeltaTable needs Delta Connect's server plugin.
 
     Databricks serverless has that plugin; Maven Central here does not serve io.delta:delta-connect-server,
@@ -46,8 +46,8 @@ def sql_merge(spark, target: str, source) -> None:
     # Delta 4.0 adds new source columns only with autoMerge on; WITH SCHEMA EVOLUTION alone parses but adds none.
     spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
     try:
-        spark.sql(f"MERGE WITH SCHEMA EVOLUTION INTO {target} t USING {view} s ON {merge_condition()} "
-                  f"WHEN MATCHED AND {condition} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *")
+        return spark.sql(f"MERGE WITH SCHEMA EVOLUTION INTO {target} t USING {view} s ON {merge_condition()} "
+                         f"WHEN MATCHED AND {condition} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *").first()
     finally:
         spark.conf.unset("spark.databricks.delta.schema.autoMerge.enabled")
         spark.catalog.dropTempView(view)

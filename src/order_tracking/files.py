@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from order_tracking.contract import HeaderCheck, check_header
 
@@ -51,9 +51,17 @@ def is_candidate(name: str) -> bool:
     return lowered.endswith(".csv")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def from_epoch_micros(micros: int) -> datetime:
+    """An exact UTC datetime from epoch microseconds (no float on the way, so equal inputs give equal values)."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
 def mtime_of(stat: os.stat_result) -> datetime:
     """Modification time at microsecond precision, the precision a Delta TIMESTAMP keeps."""
-    return datetime.fromtimestamp(stat.st_mtime_ns // 1000 / 1_000_000, tz=timezone.utc)
+    return from_epoch_micros(stat.st_mtime_ns // 1000)
 
 
 def list_landing(landing_path: str, now: datetime, settle_seconds: float) -> Listing:

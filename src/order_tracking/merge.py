@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from order_tracking import faults
@@ -89,9 +89,12 @@ def pending_batches(spark: SparkSession, tables: Tables) -> dict[str, int]:
     return {r["batch_id"]: int(r["rows"]) for r in sorted(rows, key=lambda r: r["batch_id"])}
 
 
-def _last_merge_metrics(spark: SparkSession, target: str) -> tuple[int, dict[str, str]]:
+def _merge_commit(spark: SparkSession, target: str) -> tuple[int | None, int | None]:
+    """Version and source row count of the MERGE just committed, or Nones if another writer committed since."""
     last = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").select("version", "operation", "operationMetrics").first()
-    return last["version"], (last["operationMetrics"] or {}) if last["operation"] == "MERGE" else {}
+    if last["operation"] != "MERGE" or "numSourceRows" not in (last["operationMetrics"] or {}):
+        return None, None
+    return last["version"], int(last["operationMetrics"]["numSourceRows"])
 
 
 def merge_pending(
@@ -111,17 +114,14 @@ def merge_pending(
         return summary
     pending = spark.table(tables.stage).filter(F.col(BATCH_ID).isin(summary.batches))
     source = latest_per_key(pending).drop("_staged_at").withColumn(UPDATED_AT, F.lit(clock()))
-    version_before = spark.sql(f"DESCRIBE HISTORY {tables.target} LIMIT 1").first()["version"]
     checkpoint("target.before_merge")
-    _merge(spark, tables.target, source)
+    changed = _merge(spark, tables.target, source)
     checkpoint("target.merged")
-    version, metrics = _last_merge_metrics(spark, tables.target)
-    if version != version_before:
-        summary.target_version = version
-        summary.source_rows = int(metrics.get("numSourceRows", 0))
-        summary.rows_inserted = int(metrics.get("numTargetRowsInserted", 0))
-        summary.rows_updated = int(metrics.get("numTargetRowsUpdated", 0))
-    else:
+    summary.rows_inserted, summary.rows_updated = changed["num_inserted_rows"], changed["num_updated_rows"]
+    # A MERGE that changes nothing commits nothing: then there is no version, and the source is counted.
+    if summary.rows_inserted or summary.rows_updated:
+        summary.target_version, summary.source_rows = _merge_commit(spark, tables.target)
+    if summary.source_rows is None or not (summary.rows_inserted or summary.rows_updated):
         summary.source_rows = source.count()
     summary.rows_unchanged = summary.source_rows - summary.rows_inserted - summary.rows_updated
     _log_merge(spark, tables, summary, clock())
@@ -129,15 +129,17 @@ def merge_pending(
     return summary
 
 
-def _merge(spark: SparkSession, target: str, source: DataFrame) -> None:
+def _merge(spark: SparkSession, target: str, source: DataFrame) -> Row:
+    """MERGE the source into the target; returns the rows it inserted and updated."""
     target_columns = spark.table(target).columns
-    (
+    return (
         DeltaTable.forName(spark, target).alias("t")
         .merge(source.alias("s"), merge_condition())
         .whenMatchedUpdateAll(condition=update_condition(source.columns, target_columns))
         .whenNotMatchedInsertAll()
         .withSchemaEvolution()  # new optional columns in stage become target columns
         .execute()
+        .first()
     )
 
 

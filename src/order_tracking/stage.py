@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from order_tracking import faults
 from order_tracking.config import StageConfig, Tables
 from order_tracking.contract import BATCH_ID, CONTRACT_COLUMNS, LINEAGE_COLUMNS, SOURCE_FILE, extra_columns
-from order_tracking.files import LandingFile, Listing, archive_folder, list_landing, sniff
+from order_tracking.files import LandingFile, Listing, archive_folder, from_epoch_micros, list_landing, sniff
 from order_tracking.moves import FilePlan, carry_out, plans_from_log
 from order_tracking.reading import batch_id_for, read_landed_files
 from order_tracking.tables import ensure_stage_tables
@@ -105,7 +105,7 @@ def logged_files(spark: SparkSession, tables: Tables, files: tuple[LandingFile, 
     micros = F.unix_micros("file_mtime").alias("file_mtime_micros")
     rows = spark.table(tables.file_log).join(names, "file_name").select("*", micros).collect()
     return {
-        (r.file_name, r.file_size, datetime.fromtimestamp(r.file_mtime_micros / 1_000_000, tz=timezone.utc)): r.asDict()
+        (r.file_name, r.file_size, from_epoch_micros(r.file_mtime_micros)): r.asDict()
         for r in rows
     }
 
@@ -176,7 +176,17 @@ def _observed(rows: DataFrame, names: list[str]) -> tuple[DataFrame, Observation
     return rows.observe(observation, *counts), observation
 
 
-def _write_rows(spark, config, loadable, batch_id, started, checkpoint) -> dict[tuple[str, str], int]:
+Loadable = list[tuple[LandingFile, tuple[str, ...], bool]]  # (file, header columns, has quotes)
+
+
+def _write_rows(
+    spark: SparkSession,
+    config: StageConfig,
+    loadable: Loadable,
+    batch_id: str,
+    started: datetime,
+    checkpoint: Callable[[str], None],
+) -> dict[tuple[str, str], int]:
     """Append valid rows to stage, and invalid ones (if any) to quarantine, reading the files once when all are valid.
 
     Counting during the stage write tells whether any row is invalid: when none is, the quarantine write
@@ -202,7 +212,14 @@ def _write_rows(spark, config, loadable, batch_id, started, checkpoint) -> dict[
     return counts | {(name, "quarantined"): metrics[f"q{i}"] for i, name in enumerate(names)}
 
 
-def _load_and_commit(spark, config, fresh, summary, started, checkpoint) -> list[FilePlan]:
+def _load_and_commit(
+    spark: SparkSession,
+    config: StageConfig,
+    fresh: list[LandingFile],
+    summary: StageSummary,
+    started: datetime,
+    checkpoint: Callable[[str], None],
+) -> list[FilePlan]:
     """Read, write and commit the new files; return where each file goes next."""
     sniffed = {f.name: sniff(f.path) for f in fresh}
     loadable = [(f, sniffed[f.name].header.columns, sniffed[f.name].has_quotes) for f in fresh
