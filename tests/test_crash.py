@@ -1,6 +1,11 @@
-"""Kill the real local job (SIGKILL, no cleanup) at every step boundary and at random moments; a normal rerun must
-then reach exactly the state of a run that never crashed: same target, nothing staged twice, every landed file
-archived or rejected with its reason, nothing left in landing, nothing lost.
+"""Crash the real local job at every step boundary, and SIGKILL it for real; a normal rerun must then reach exactly
+the state of a run that never crashed: same target, nothing staged twice, every landed file archived or rejected
+with its reason, nothing left in landing, nothing lost.
+
+Every named step is crashed in this process (the checkpoint raises instead of killing: the same state is left on
+disk, since a checkpoint sits between Spark actions and file moves), through the bundle's job and both notebooks.
+Two scenarios SIGKILL the whole process group of a CLI run, one at a seeded random moment, which also covers a
+kill in the middle of a Delta write.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from conftest import new_workspace
-from helpers_job import JobFolders, JobResult, finish, kill_hard, run_job, start_job
-from order_tracking import moves
+from helpers_job import REPO, JobFolders, JobResult, finish, kill_hard, run_job, start_job
+from order_tracking import faults, moves
 from order_tracking.config import StageConfig, Tables, TargetConfig
+from order_tracking.local.job import load_job, local_parameters
+from order_tracking.local.runner import run_job as run_local_job
 from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
 from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
@@ -55,8 +62,10 @@ NAMED_POINTS = [
     ("target.merged", None, 0),
     ("target.logged", None, 0),
 ]
-RANDOM_KILL_SEEDS = (11, 23, 37)
-SUBPROCESS_RERUN = {"target.merged", "random-23"}  # these reruns go through the CLI too; the rest run in-process
+# Real SIGKILLs of the whole process group (Python driver and JVM, mid-write included), each in its own
+# subprocess: one at a named point whose rerun also goes through the CLI, one at a seeded random moment that
+# falls in the stage task (seed 13: after about five Delta commits, while quarantine and file log are written).
+KILLED_IN_SUBPROCESS = {"target.merged": ("target.merged", None, None), "random-13": (None, None, 13)}
 
 
 def land(folder: Path, files: dict[str, str], first_mtime: int) -> None:
@@ -151,9 +160,9 @@ class Crash:
     """A crashed run, and what the scenario saw of it."""
 
     folders: JobFolders
-    result: JobResult
     killed: bool
     landing_after_crash: list[str]
+    result: JobResult | None = None
     rerun: JobResult | None = None
 
 
@@ -178,56 +187,93 @@ def _kill_at_random(folders: JobFolders, seed: int) -> tuple[JobResult, bool]:
     return finish(process), killed
 
 
-def _crash_scenario(root: Path, label: str, point: str | None, after: int | None, seed: int | None) -> Crash:
-    folders = JobFolders(root, schema=f"crash{os.getpid()}_{label.replace('.', '_').replace('-', '_')}")
+def _schema_for(label: str) -> str:
+    return f"crash{os.getpid()}_{label.replace('.', '_').replace('-', '_')}"
+
+
+def _kill_in_subprocess(root: Path, label: str, point: str | None, after: int | None, seed: int | None) -> Crash:
+    folders = JobFolders(root, schema=_schema_for(label))
     land(folders.landing, FIRST, BASE_MTIME)
     if point:
         result = run_job(folders, crash_at=point, crash_after=after)
         killed = result.returncode == -signal.SIGKILL
     else:
         result, killed = _kill_at_random(folders, seed)
-    crash = Crash(folders, result, killed, sorted(os.listdir(folders.landing)))
+    crash = Crash(folders, killed, sorted(os.listdir(folders.landing)), result=result)
     land(folders.landing, SECOND, BASE_MTIME + 100)
-    if label in SUBPROCESS_RERUN:
-        crash.rerun = run_job(folders)
+    if point:
+        crash.rerun = run_job(folders)  # the rerun through the CLI too: a fresh process finds the crashed state
     return crash
 
 
-@pytest.fixture(scope="module")
-def crashes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
-    """Every crashed run starts at once, three at a time; each test waits only for its own."""
-    pool = ThreadPoolExecutor(max_workers=3)
-    scenarios = [(point, point, after, None) for point, after, _ in NAMED_POINTS]
-    scenarios += [(f"random-{seed}", None, None, seed) for seed in RANDOM_KILL_SEEDS]
+@pytest.fixture(scope="module", autouse=True)
+def killed_in_subprocess(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+    """The real kills start with the module, two at a time, while the in-process scenarios run."""
+    pool = ThreadPoolExecutor(max_workers=2)
     futures = {
-        label: pool.submit(_crash_scenario, tmp_path_factory.mktemp(label), label, point, after, seed)
-        for label, point, after, seed in scenarios
+        label: pool.submit(_kill_in_subprocess, tmp_path_factory.mktemp(label), label, *scenario)
+        for label, scenario in KILLED_IN_SUBPROCESS.items()
     }
     yield futures
     pool.shutdown(wait=True)
 
 
+class SimulatedKill(BaseException):
+    """The in-process stand-in for SIGKILL at a checkpoint: a BaseException, so no `except Exception` (such as
+    the job runner's failed-task handler) catches it and nothing after the checkpoint runs."""
+
+
+def _raise_kill() -> None:
+    raise SimulatedKill
+
+
+def _run_job_here(spark: SparkSession, folders: JobFolders):
+    """The bundle's job through the local runner and both notebooks, in this process and session (no CLI)."""
+    spec = load_job(str(REPO))
+    parameters = local_parameters(spec, str(folders.landing), str(folders.archive), str(folders.rejected),
+                                  LOCAL_CATALOG, folders.schema, 0)
+    register_local_tables(spark, str(folders.warehouse), folders.schema)
+    return run_local_job(spark, spec, parameters)
+
+
+def _kill_in_process(spark: SparkSession, root: Path, point: str, after: int | None) -> Crash:
+    """Run the job with its checkpoint at `point` raising instead of killing: the same files and tables are left
+    behind as by SIGKILL there, because a checkpoint sits between Spark actions and file moves."""
+    folders = JobFolders(root, schema=_schema_for(point))
+    land(folders.landing, FIRST, BASE_MTIME)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ORDER_TRACKING_CRASH_AT", point)
+        patch.setenv("ORDER_TRACKING_CRASH_AFTER", str(after or 0))
+        patch.setattr(faults, "_die", _raise_kill)
+        patch.setattr(faults, "_passes", Counter())
+        killed = False
+        try:
+            _run_job_here(spark, folders)
+        except SimulatedKill:
+            killed = True
+    crash = Crash(folders, killed, sorted(os.listdir(folders.landing)))
+    land(folders.landing, SECOND, BASE_MTIME + 100)
+    return crash
+
+
 def _rerun_and_snapshot(spark: SparkSession, crash: Crash) -> tuple[Tables, State]:
     folders = crash.folders
-    register_local_tables(spark, str(folders.warehouse), folders.schema)
     tables = Tables(LOCAL_CATALOG, folders.schema)
     if crash.rerun is None:
-        config = StageConfig(tables, str(folders.landing), str(folders.archive), str(folders.rejected), 0.0, 0.0)
-        stage_new_files(spark, config)
-        merge_pending(spark, TargetConfig(tables))
+        run = _run_job_here(spark, folders)
+        assert run.status == "succeeded", run.error
     else:
         assert crash.rerun.returncode == 0, crash.rerun.stderr[-3000:]
+        register_local_tables(spark, str(folders.warehouse), folders.schema)
     return tables, snapshot(spark, tables, folders.landing, folders.archive, folders.rejected)
 
 
 @pytest.mark.parametrize(("point", "after", "left_in_landing"), NAMED_POINTS, ids=[p for p, _, _ in NAMED_POINTS])
-def test_a_rerun_after_a_kill_at_a_named_step_reaches_the_state_of_a_run_that_never_crashed(
-    spark, crashes: dict[str, Future], reference: State, point: str, after: int | None, left_in_landing: int
+def test_a_rerun_after_a_crash_at_a_named_step_reaches_the_state_of_a_run_that_never_crashed(
+    spark, tmp_path, reference: State, point: str, after: int | None, left_in_landing: int
 ):
-    crash = crashes[point].result()
-    assert crash.killed, (
-        f"the run was not killed at {point}: rc={crash.result.returncode}\n{crash.result.stderr[-3000:]}"
-    )
+    crash = _kill_in_process(spark, tmp_path, point, after)
+    assert crash.killed, f"the run never reached {point}"
     assert len(crash.landing_after_crash) == left_in_landing
 
     tables, state = _rerun_and_snapshot(spark, crash)
@@ -236,12 +282,13 @@ def test_a_rerun_after_a_kill_at_a_named_step_reaches_the_state_of_a_run_that_ne
     assert_nothing_twice_and_all_merged(spark, tables)
 
 
-@pytest.mark.parametrize("seed", RANDOM_KILL_SEEDS)
-def test_a_rerun_after_a_kill_at_a_random_moment_reaches_the_same_state(
-    spark, crashes: dict[str, Future], reference: State, seed: int
+@pytest.mark.parametrize("label", list(KILLED_IN_SUBPROCESS))
+def test_a_rerun_after_a_real_sigkill_reaches_the_same_state(
+    spark, killed_in_subprocess: dict[str, Future], reference: State, label: str
 ):
-    crash = crashes[f"random-{seed}"].result()
-    print(f"\nrandom kill {seed}: killed={crash.killed}, landing after kill={crash.landing_after_crash}")
+    crash = killed_in_subprocess[label].result()
+    print(f"\n{label}: killed={crash.killed}, landing after kill={crash.landing_after_crash}")
+    assert crash.killed, f"rc={crash.result.returncode}\n{crash.result.stderr[-3000:]}"
 
     tables, state = _rerun_and_snapshot(spark, crash)
 
@@ -249,8 +296,8 @@ def test_a_rerun_after_a_kill_at_a_random_moment_reaches_the_same_state(
     assert_nothing_twice_and_all_merged(spark, tables)
 
 
-def test_a_second_rerun_changes_nothing(spark, reference: State, crashes: dict[str, Future]):
-    crash = crashes["target.merged"].result()
+def test_a_second_rerun_changes_nothing(spark, reference: State, killed_in_subprocess: dict[str, Future]):
+    crash = killed_in_subprocess["target.merged"].result()
     tables, before = _rerun_and_snapshot(spark, crash)
     version = spark.sql(f"DESCRIBE HISTORY {tables.target} LIMIT 1").first()["version"]
 
