@@ -81,11 +81,11 @@ def pending_batches(spark: SparkSession, tables: Tables) -> dict[str, int]:
     batches are always a prefix: pending = committed after the newest merged one. After a failed
     merge that is every batch since, so none is ever skipped.
     """
-    merged_up_to = spark.table(tables.merge_log).agg(F.max("batch_id")).first()[0]
-    committed = spark.table(tables.file_log).filter(F.col("outcome") == "staged")
-    if merged_up_to is not None:
-        committed = committed.filter(F.col("batch_id") > F.lit(merged_up_to))
-    rows = committed.groupBy("batch_id").agg(F.sum("rows_staged").alias("rows")).collect()
+    rows = spark.sql(
+        f"SELECT batch_id, sum(rows_staged) AS rows FROM {tables.file_log} "
+        f"WHERE outcome = 'staged' AND batch_id > coalesce((SELECT max(batch_id) FROM {tables.merge_log}), '') "
+        "GROUP BY batch_id"
+    ).collect()
     return {r["batch_id"]: int(r["rows"]) for r in sorted(rows, key=lambda r: r["batch_id"])}
 
 
@@ -111,6 +111,9 @@ def merge_pending(
     pending_rows = pending_batches(spark, tables)
     summary.batches, summary.rows_pending = list(pending_rows), sum(pending_rows.values())
     if not summary.batches:
+        return summary
+    if not summary.rows_pending:  # every pending file had only quarantined rows: nothing to merge, only to log
+        _log_merge(spark, tables, summary, clock())
         return summary
     pending = spark.table(tables.stage).filter(F.col(BATCH_ID).isin(summary.batches))
     source = latest_per_key(pending).drop("_staged_at").withColumn(UPDATED_AT, F.lit(clock()))

@@ -78,36 +78,35 @@ def wait_for_settled(config: StageConfig, clock: Clock, sleep: Callable[[float],
     return listing
 
 
-def last_committed_batch(spark: SparkSession, tables: Tables) -> str | None:
-    return spark.table(tables.file_log).agg(F.max("batch_id")).first()[0]
-
-
-def discard_uncommitted_batches(spark: SparkSession, tables: Tables, last: str | None) -> list[str]:
-    """Delete stage and quarantine rows of attempts that crashed before their file-log commit."""
-    ids = spark.table(tables.stage).select(BATCH_ID).unionByName(spark.table(tables.quarantine).select(BATCH_ID))
-    if last is not None:
-        ids = ids.filter(F.col(BATCH_ID) > F.lit(last))  # data skipping prunes every committed file
-    orphans = sorted(r[0] for r in ids.distinct().collect())
-    if orphans:
-        listed = ", ".join("'" + b.replace("'", "") + "'" for b in orphans)
-        for table in (tables.stage, tables.quarantine):
-            spark.sql(f"DELETE FROM {table} WHERE {BATCH_ID} IN ({listed})")
-    return orphans
-
-
-def logged_files(spark: SparkSession, tables: Tables, files: tuple[LandingFile, ...]) -> dict[tuple, dict]:
-    """File-log rows for files whose identity (name, size, mtime) was already committed."""
-    if not files:
-        return {}
-    names = spark.createDataFrame([(f.name,) for f in files], "file_name STRING")
+def file_log_state(
+    spark: SparkSession, tables: Tables, files: tuple[LandingFile, ...]
+) -> tuple[str | None, dict[tuple, dict]]:
+    """The newest committed batch id, and the file-log rows of files whose identity (name, size, mtime) was
+    already committed: one query, as each query on a Delta table costs a snapshot and a job."""
+    log = spark.table(tables.file_log)
     # PySpark returns a TIMESTAMP as a naive datetime in the Python process's local time zone, so on a machine
     # outside UTC the logged mtime would never match the file's: read epoch microseconds, exact everywhere.
-    micros = F.unix_micros("file_mtime").alias("file_mtime_micros")
-    rows = spark.table(tables.file_log).join(names, "file_name").select("*", micros).collect()
-    return {
+    logged = log.filter(F.col("file_name").isin([f.name for f in files])).select(
+        F.lit(False).alias("_newest"), "*", F.unix_micros("file_mtime").alias("file_mtime_micros"))
+    newest = log.agg(F.max("batch_id").alias("batch_id")).select(F.lit(True).alias("_newest"), "batch_id")
+    rows = logged.unionByName(newest, allowMissingColumns=True).collect()
+    last = next(r["batch_id"] for r in rows if r["_newest"])
+    known = {
         (r.file_name, r.file_size, from_epoch_micros(r.file_mtime_micros)): r.asDict()
-        for r in rows
+        for r in rows if not r["_newest"]
     }
+    return last, known
+
+
+def discard_uncommitted_batches(spark: SparkSession, tables: Tables, last: str | None) -> None:
+    """Delete stage and quarantine rows of attempts that crashed before their file-log commit.
+
+    Those are the rows of batches after the last committed one (every row, if none was ever committed). Data
+    skipping prunes every committed file, and a DELETE that matches nothing commits nothing.
+    """
+    uncommitted = f"{BATCH_ID} > '{last.replace(chr(39), '')}'" if last is not None else "true"
+    for table in (tables.stage, tables.quarantine):
+        spark.sql(f"DELETE FROM {table} WHERE {uncommitted}")
 
 
 def stage_new_files(
@@ -122,15 +121,14 @@ def stage_new_files(
     for folder in (config.landing_path, config.archive_path, config.rejected_path):
         os.makedirs(folder, exist_ok=True)
     ensure_stage_tables(spark, config.tables)
-    last = last_committed_batch(spark, config.tables)
-    discard_uncommitted_batches(spark, config.tables, last)
     started = clock()
-    summary = StageSummary(batch_id=batch_id_for(started, secrets.token_hex(3), after=last))
     listing = wait_for_settled(config, clock, sleep)
+    last, known = file_log_state(spark, config.tables, listing.ready)
+    discard_uncommitted_batches(spark, config.tables, last)
+    summary = StageSummary(batch_id=batch_id_for(started, secrets.token_hex(3), after=last))
     summary.files_unsettled = len(listing.unsettled)
     checkpoint("stage.listed")
 
-    known = logged_files(spark, config.tables, listing.ready)
     plans = plans_from_log([known[f.identity] | {"path": f.path} for f in listing.ready if f.identity in known])
     summary.files_skipped = len(plans)
     fresh = [f for f in listing.ready if f.identity not in known]
