@@ -6,12 +6,18 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LOCAL  := .local
+# Test files run on this many workers, each with its own Spark session; a file stays on one worker (its
+# module fixtures are built once). 2 suits a 2-core laptop; each worker's JVM takes up to ~2.5 GiB.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: help install demo test test-fast lint bench clean check-prereqs databricks-cli
+.PHONY: help install demo test test-fast test-thorough lint bench clean check-prereqs databricks-cli
 
 help:
 	@echo "make demo   - install, copy the sample CSVs into $(LOCAL)/landing, run the job locally, show the target"
 	@echo "make test   - install and run the whole test suite (what CI runs)"
+	@echo "make test-fast     - the suite without the slow (subprocess, property, benchmark) tests"
+	@echo "make test-thorough - the property test with 50 examples"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks (CI size; see benchmarks/README.md for the big sizes)"
 
@@ -36,10 +42,14 @@ demo: check-prereqs $(STAMP)
 	$(PY) -m order_tracking run --settle-seconds 0 --show
 
 test: check-prereqs $(STAMP)
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-fast: check-prereqs $(STAMP)
-	$(PY) -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
+
+# The property test with 50 examples instead of the suite's 5 (about 25 s per example on 2 cores).
+test-thorough: check-prereqs $(STAMP)
+	ORDER_TRACKING_PROPERTY_EXAMPLES=50 $(PY) -m pytest tests/test_properties.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests notebooks benchmarks

@@ -23,7 +23,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def spark(warehouse: Path):
     from order_tracking.local.session import local_spark
 
-    session = local_spark(str(warehouse), app_name="order-tracking-tests")
+    # The suite's session lives for minutes: the full JIT (C2) pays off there, unlike in one short CLI run.
+    session = local_spark(str(warehouse), app_name="order-tracking-tests", short_runs=False)
     yield session
     session.stop()
 
