@@ -190,3 +190,19 @@ def test_mtimes_convert_exactly_between_the_file_system_and_epoch_microseconds(t
     assert mtime == datetime(2026, 10, 26, 7, 33, 20, 123456, tzinfo=timezone.utc)
     assert files.from_epoch_micros(nanos // 1000) == mtime  # what the stage reads back from the file log
     assert files.from_epoch_micros(0) == datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def test_sniff_finds_invalid_utf8_anywhere_and_only_there(tmp_path: Path) -> None:
+    header = b"tracking_num,order_id,status\n"
+    # A two-byte character split between two reads is valid; cut off at the end of the file it is not.
+    edge = files._SNIFF_BYTES  # where the first read ends and the 1 MiB chunks begin
+    straddling = header + b"1,2," + b"x" * (edge - len(header) - 5) + "é".encode() + b"\n"
+    assert straddling[edge - 1 : edge + 1] == "é".encode()
+    late_bad_byte = header + b"1,2,3\n" * 400_000 + b"4,5,\xff\n"
+    real_replacement_char = header + "1,2,\ufffd\n".encode()
+    cut_off = header + b"1,2,\xc3"
+
+    assert not sniff(str(_land(tmp_path, "a.csv", straddling))).invalid_utf8
+    assert sniff(str(_land(tmp_path, "b.csv", late_bad_byte))).invalid_utf8
+    assert not sniff(str(_land(tmp_path, "c.csv", real_replacement_char))).invalid_utf8
+    assert sniff(str(_land(tmp_path, "d.csv", cut_off))).invalid_utf8

@@ -21,6 +21,7 @@ CORPUS = {
     "quoted.csv": HEADER + '"Q,1",6,"Out for delivery, door 2",2026-11-01T10:00:00Z\n'
     'Q2,7,"line one\nline two",2026-11-01T10:00:00+02:00\n',
     "bom.csv": "\ufeff" + HEADER + "B1,8,Created,2026-11-01T11:00:00Z\n",
+    "replacement_char.csv": HEADER + "R1,8,Label \ufffd unreadable,\n",  # valid UTF-8: U+FFFD is a real character
     "blank_key.csv": HEADER + ",9,Created,\n   ,10,Created,\nK1,11,Created,\nnull,12,Created,\n",
     "bad_ts.csv": HEADER + "T1,12,Created,yesterday\nT2,13,Created,2026-13-45T99:00:00Z\n",
     "short.csv": HEADER + "S1,14\nS2,15,Created,2026-11-01T12:00:00Z,extra\nS3,16,Created,\n",
@@ -76,6 +77,7 @@ def test_crlf_bom_and_quoted_fields_parse_like_any_csv_reader(spark, corpus) -> 
     assert rows[1][:2] == ("Q2", "line one\nline two")
     assert str(rows[1][2]) == "2026-11-01 08:00:00"  # +02:00 converted to UTC
     assert staged(spark, ws, "bom.csv").select("tracking_num").first()[0] == "B1"
+    assert staged(spark, ws, "replacement_char.csv").select("status").first()[0] == "Label \ufffd unreadable"
 
 
 def test_bad_rows_are_quarantined_with_their_reason_and_row_number(spark, corpus) -> None:
@@ -195,3 +197,12 @@ def test_files_with_glob_characters_and_spaces_in_their_names_are_read_exactly(s
     rows = {(r._source_file, r.tracking_num) for r in spark.table(ws.tables.stage).collect()}
     assert rows == {("a[1].csv", "G1"), ("a1.csv", "G2"), ("my orders {x}.csv", "G3")}
     assert run.rows_staged == 3
+
+
+def test_stage_tables_keep_statistics_only_on_the_columns_their_queries_filter_by(spark, corpus) -> None:
+    ws, _ = corpus
+    for table, columns in [(ws.tables.stage, "_batch_id"), (ws.tables.quarantine, "_batch_id"),
+                           (ws.tables.file_log, "batch_id,file_name")]:
+        properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
+        assert properties["delta.dataSkippingStatsColumns"] == columns
+        assert properties["delta.enableDeletionVectors"] == "true"

@@ -5,6 +5,7 @@ On Databricks, `/Volumes/...` paths are ordinary files for Python, so this modul
 
 from __future__ import annotations
 
+import codecs
 import csv
 import filecmp
 import io
@@ -89,20 +90,22 @@ def list_landing(landing_path: str, now: datetime, settle_seconds: float) -> Lis
 
 @dataclass(frozen=True)
 class Sniff:
-    """What the first bytes of a file say: its header check and whether Spark must parse it whole."""
+    """What a pass over a file's bytes says: its header check, whether Spark must parse it whole (quotes may
+    hold newlines), and whether any byte sequence is invalid UTF-8 (only then are rows checked for it)."""
 
     header: HeaderCheck
     has_quotes: bool = False
     has_rows: bool = False
+    invalid_utf8: bool = False
 
 
 def sniff(path: str) -> Sniff:
-    """Read only the first record of a file to check its header, without trusting the content."""
+    """Check the header from the first bytes, then scan the rest for quotes and invalid UTF-8, in 1 MiB chunks."""
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
         if b"\x00" in head:
             return Sniff(HeaderCheck(reason="binary content (NUL bytes): not a text CSV file"))
-        has_quotes = b'"' in head or _has_quote_later(handle)
+        has_quotes, invalid_utf8 = _scan(head, handle)
     text = head.decode("utf-8", errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -111,14 +114,30 @@ def sniff(path: str) -> Sniff:
     if record and any("\ufffd" in f for f in record):
         return Sniff(HeaderCheck(reason="header is not valid UTF-8"))
     has_rows = any(any(f.strip() for f in later) for later in records)
-    return Sniff(check_header(record), has_quotes, has_rows)
+    return Sniff(check_header(record), has_quotes, has_rows, invalid_utf8)
 
 
-def _has_quote_later(handle: io.BufferedReader) -> bool:
-    while chunk := handle.read(1 << 20):
-        if b'"' in chunk:
-            return True
-    return False
+def _scan(head: bytes, handle: io.BufferedReader) -> tuple[bool, bool]:
+    """(has a quote, has invalid UTF-8) over the whole file; a strict incremental decoder spans chunk edges."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    has_quotes, invalid = False, False
+    chunk = head
+    while chunk:
+        has_quotes = has_quotes or b'"' in chunk
+        if not invalid:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                invalid = True
+        if has_quotes and invalid:
+            break
+        chunk = handle.read(1 << 20)
+    if not invalid:
+        try:
+            decoder.decode(b"", final=True)  # a multi-byte sequence cut off by the end of the file
+        except UnicodeDecodeError:
+            invalid = True
+    return has_quotes, invalid
 
 
 def archive_folder(root: str, batch_id: str, when: datetime) -> str:

@@ -11,8 +11,15 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from order_tracking.contract import BATCH_ID, FILE_MTIME, SOURCE_FILE, SOURCE_ROW
-from order_tracking.files import LandingFile
-from order_tracking.transforms import CORRUPT_RECORD, with_raw_record, with_row_problems, with_typed_columns
+from order_tracking.files import LandingFile, Sniff
+from order_tracking.transforms import (
+    BAD_BYTES,
+    CORRUPT_RECORD,
+    with_bad_bytes_flag,
+    with_raw_record,
+    with_row_problems,
+    with_typed_columns,
+)
 
 _GLOB_CHARACTERS = re.compile(r"([\\*?\[\]{}])")
 
@@ -22,11 +29,14 @@ def escape_glob(path: str) -> str:
     return _GLOB_CHARACTERS.sub(r"\\\1", path)
 
 
-def group_by_layout(files: Sequence[tuple[LandingFile, tuple[str, ...], bool]]) -> dict:
-    """Group files that share a header and quoting, so each group is one Spark read with one schema."""
-    groups: dict[tuple[tuple[str, ...], bool], list[LandingFile]] = defaultdict(list)
-    for landing_file, columns, has_quotes in files:
-        groups[(columns, has_quotes)].append(landing_file)
+Loadable = Sequence[tuple[LandingFile, Sniff]]
+
+
+def group_by_layout(files: Loadable) -> dict[tuple[tuple[str, ...], bool, bool], list[LandingFile]]:
+    """Group files that share a header, quoting and UTF-8 validity: each group is one Spark read, one schema."""
+    groups: dict[tuple[tuple[str, ...], bool, bool], list[LandingFile]] = defaultdict(list)
+    for landing_file, sniffed in files:
+        groups[(sniffed.header.columns, sniffed.has_quotes, sniffed.invalid_utf8)].append(landing_file)
     return groups
 
 
@@ -42,7 +52,9 @@ def _landing_name(files: list[LandingFile]):
     return F.when(F.array_contains(names, reported), reported).otherwise(F.coalesce(decoded, reported))
 
 
-def _read_group(spark: SparkSession, columns: tuple[str, ...], multiline: bool, files: list[LandingFile]) -> DataFrame:
+def _read_group(
+    spark: SparkSession, columns: tuple[str, ...], multiline: bool, invalid_utf8: bool, files: list[LandingFile]
+) -> DataFrame:
     schema = ", ".join(f"`{c}` STRING" for c in columns) + f", `{CORRUPT_RECORD}` STRING"
     raw = (
         spark.read.schema(schema)
@@ -59,13 +71,15 @@ def _read_group(spark: SparkSession, columns: tuple[str, ...], multiline: bool, 
         .select("*", _landing_name(files).alias(SOURCE_FILE), F.col("_metadata.file_block_start").alias(
             "_block_start"), F.monotonically_increasing_id().alias("_read_order"))
     )
+    if invalid_utf8:
+        raw = with_bad_bytes_flag(raw, columns)
     typed = with_typed_columns(with_raw_record(raw, columns), columns)
-    return with_row_problems(typed, columns)
+    return with_row_problems(typed)
 
 
 def read_landed_files(
     spark: SparkSession,
-    files: Sequence[tuple[LandingFile, tuple[str, ...], bool]],
+    files: Loadable,
     batch_id: str,
 ) -> DataFrame:
     """All rows of the given files, with `_reason` NULL for valid rows, plus lineage columns.
@@ -73,12 +87,12 @@ def read_landed_files(
     Row numbers follow the file: splits are ordered by their start offset, rows within a split by
     read order (Spark packs splits by size, not by position, so the offset is needed).
     """
-    parts = [_read_group(spark, cols, multi, group) for (cols, multi), group in group_by_layout(files).items()]
+    parts = [_read_group(spark, *layout, group) for layout, group in group_by_layout(files).items()]
     rows = parts[0]
     for part in parts[1:]:
         rows = rows.unionByName(part, allowMissingColumns=True)
     mtimes = spark.createDataFrame(
-        [(f.name, f.mtime) for f, _, _ in files], f"{SOURCE_FILE} STRING, {FILE_MTIME} TIMESTAMP"
+        [(f.name, f.mtime) for f, _ in files], f"{SOURCE_FILE} STRING, {FILE_MTIME} TIMESTAMP"
     )
     in_file_order = Window.partitionBy(SOURCE_FILE).orderBy("_block_start", "_read_order")
     return (
@@ -87,7 +101,7 @@ def read_landed_files(
         rows.join(F.broadcast(mtimes), SOURCE_FILE, "left")
         .withColumn(SOURCE_ROW, F.row_number().over(in_file_order).cast("bigint"))
         .withColumn(BATCH_ID, F.lit(batch_id))
-        .drop("_block_start", "_read_order", CORRUPT_RECORD, "_status_ts_raw")
+        .drop("_block_start", "_read_order", CORRUPT_RECORD, "_status_ts_raw", BAD_BYTES)
     )
 
 

@@ -24,7 +24,7 @@ from order_tracking.config import StageConfig, Tables
 from order_tracking.contract import BATCH_ID, CONTRACT_COLUMNS, LINEAGE_COLUMNS, SOURCE_FILE, extra_columns
 from order_tracking.files import LandingFile, Listing, archive_folder, from_epoch_micros, list_landing, sniff
 from order_tracking.moves import FilePlan, carry_out, plans_from_log
-from order_tracking.reading import batch_id_for, read_landed_files
+from order_tracking.reading import Loadable, batch_id_for, read_landed_files
 from order_tracking.tables import ensure_stage_tables
 from order_tracking.transforms import RAW_RECORD, REASON, filter_invalid, filter_valid
 
@@ -174,9 +174,6 @@ def _observed(rows: DataFrame, names: list[str]) -> tuple[DataFrame, Observation
     return rows.observe(observation, *counts), observation
 
 
-Loadable = list[tuple[LandingFile, tuple[str, ...], bool]]  # (file, header columns, has quotes)
-
-
 def _write_rows(
     spark: SparkSession,
     config: StageConfig,
@@ -191,7 +188,7 @@ def _write_rows(
     (a second parse of every file) and the read-back of the counts are both skipped.
     """
     rows = read_landed_files(spark, loadable, batch_id)
-    names = [f.name for f, _, _ in loadable]
+    names = [f.name for f, _ in loadable]
     observe_files = names if len(names) <= _MAX_OBSERVED_FILES else []
     observed, observation = _observed(rows, observe_files)
     (_stage_rows(observed, started).write.format("delta").mode("append").option("mergeSchema", "true")
@@ -220,8 +217,7 @@ def _load_and_commit(
 ) -> list[FilePlan]:
     """Read, write and commit the new files; return where each file goes next."""
     sniffed = {f.name: sniff(f.path) for f in fresh}
-    loadable = [(f, sniffed[f.name].header.columns, sniffed[f.name].has_quotes) for f in fresh
-                if sniffed[f.name].header.ok]
+    loadable = [(f, sniffed[f.name]) for f in fresh if sniffed[f.name].header.ok]
     counts = _write_rows(spark, config, loadable, summary.batch_id, started, checkpoint) if loadable else {}
     folders = {"staged": archive_folder(config.archive_path, summary.batch_id, started),
                "rejected": archive_folder(config.rejected_path, summary.batch_id, started)}

@@ -6,9 +6,15 @@ from pyspark.sql import SparkSession
 
 from order_tracking.config import Tables
 
-# Deletion vectors let MERGE and DELETE mark rows instead of rewriting whole files; Databricks and
-# Delta 4 both honour them.
-_PROPERTIES = "TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')"
+# Deletion vectors let MERGE and DELETE mark rows instead of rewriting whole files. Statistics (min/max per
+# file, for data skipping) only on the columns queries filter by: collecting them for every column made the
+# stage write about a quarter slower. Databricks and Delta 4 honour both properties.
+_DELETION_VECTORS = "'delta.enableDeletionVectors' = 'true'"
+
+
+def _properties(stats_columns: str | None) -> str:
+    stats = f", 'delta.dataSkippingStatsColumns' = '{stats_columns}'" if stats_columns else ""
+    return f"TBLPROPERTIES ({_DELETION_VECTORS}{stats})"
 
 STAGE_COLUMNS = """
     tracking_num STRING NOT NULL COMMENT 'Parcel key, trimmed; leading zeros kept',
@@ -71,17 +77,22 @@ TARGET_COLUMNS = """
 """
 
 
-def create_table_sql(name: str, columns: str, comment: str) -> str:
-    """CREATE TABLE IF NOT EXISTS with a declared schema."""
+def create_table_sql(name: str, columns: str, comment: str, stats_columns: str | None = None) -> str:
+    """CREATE TABLE IF NOT EXISTS with a declared schema; `stats_columns` limits data-skipping statistics."""
     safe_comment = comment.replace("'", "")
-    return f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()}) USING DELTA COMMENT '{safe_comment}' {_PROPERTIES}"
+    properties = _properties(stats_columns)
+    return f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()}) USING DELTA COMMENT '{safe_comment}' {properties}"
 
 
 def ensure_stage_tables(spark: SparkSession, tables: Tables) -> None:
     """Create the stage task's tables if they are missing."""
-    spark.sql(create_table_sql(tables.stage, STAGE_COLUMNS, "Valid rows of every loaded file, append-only by batch"))
-    spark.sql(create_table_sql(tables.quarantine, QUARANTINE_COLUMNS, "Rows set aside, with the reason"))
-    spark.sql(create_table_sql(tables.file_log, FILE_LOG_COLUMNS, "One row per landed file: the stage commit"))
+    # Stage and quarantine are read by batch only (pending batches, uncommitted attempts).
+    stage_comment = "Valid rows of every loaded file, append-only by batch"
+    spark.sql(create_table_sql(tables.stage, STAGE_COLUMNS, stage_comment, stats_columns="_batch_id"))
+    quarantine_comment = "Rows set aside, with the reason"
+    spark.sql(create_table_sql(tables.quarantine, QUARANTINE_COLUMNS, quarantine_comment, stats_columns="_batch_id"))
+    spark.sql(create_table_sql(tables.file_log, FILE_LOG_COLUMNS, "One row per landed file: the stage commit",
+                               stats_columns="batch_id,file_name"))
 
 
 def ensure_target_tables(spark: SparkSession, tables: Tables) -> None:

@@ -12,6 +12,7 @@ from order_tracking.contract import EVENT_TIME, KEY, ORDER_COLUMNS
 CORRUPT_RECORD = "_corrupt_record"
 REASON = "_reason"
 RAW_RECORD = "_raw_record"
+BAD_BYTES = "_bad_bytes"
 
 MALFORMED = "malformed record: wrong number of fields or broken quoting"
 BLANK_KEY = "blank tracking_num"
@@ -56,18 +57,28 @@ def with_typed_columns(df: DataFrame, file_columns: Sequence[str]) -> DataFrame:
     return typed
 
 
-def with_row_problems(df: DataFrame, file_columns: Sequence[str]) -> DataFrame:
-    """Add `_reason`: why a row cannot be staged, or NULL for a valid row. The first problem found wins."""
+def with_bad_bytes_flag(df: DataFrame, file_columns: Sequence[str]) -> DataFrame:
+    """Add `_bad_bytes`: the row holds U+FFFD, what the UTF-8 decoder puts in place of invalid bytes.
+
+    Only for files whose scan found invalid UTF-8: in a valid file U+FFFD is a real character, and
+    checking every field of every row would cost the same again as trimming them.
+    """
     replacement_char = F.lit("\ufffd")
     has_bad_bytes = F.lit(False)
     for column in file_columns:
         has_bad_bytes = has_bad_bytes | F.coalesce(F.contains(F.col(column), replacement_char), F.lit(False))
+    return df.withColumn(BAD_BYTES, has_bad_bytes)
+
+
+def with_row_problems(df: DataFrame) -> DataFrame:
+    """Add `_reason`: why a row cannot be staged, or NULL for a valid row. The first problem found wins."""
+    bad_bytes = F.col(BAD_BYTES) if BAD_BYTES in df.columns else F.lit(False)
     reason = (
         F.when(F.col(CORRUPT_RECORD).isNotNull(), F.lit(MALFORMED))
         .when(F.col(KEY).isNull(), F.lit(BLANK_KEY))
         # Exports often spell a missing value NULL; as a parcel key it would merge unrelated rows.
         .when(F.upper(F.col(KEY)) == "NULL", F.lit(NULL_TEXT_KEY))
-        .when(has_bad_bytes, F.lit(INVALID_UTF8))
+        .when(bad_bytes, F.lit(INVALID_UTF8))
         .when(
             F.col("_status_ts_raw").isNotNull() & F.col(EVENT_TIME).isNull(),
             F.concat(F.lit(BAD_EVENT_TIME), F.substring(F.col("_status_ts_raw"), 1, 100)),
