@@ -21,6 +21,8 @@ SIZES: dict[str, tuple[tuple[int, int], ...]] = {
     "tiny": ((2_000, 2_000), (2_000, 6_000)),
     "ci": ((100_000, 100_000), (100_000, 500_000)),
     "big": ((1_000_000, 1_000_000), (1_000_000, 10_000_000), (1_000_000, 50_000_000)),
+    # Does the merge cost follow the batch or the table? The same batch into a 10x larger target.
+    "scale": ((1_000_000, 5_000_000), (1_000_000, 50_000_000)),
 }
 KEY_MODES = {"local": ("local",), "random": ("random",), "both": ("local", "random")}
 ROWS_PER_TARGET_FILE = 1_000_000
