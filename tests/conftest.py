@@ -49,8 +49,14 @@ class Workspace:
         return self.root / "rejected"
 
     def stage_config(self, **overrides) -> StageConfig:
-        settings = dict(tables=self.tables, landing_path=str(self.landing), archive_path=str(self.archive),
-                        rejected_path=str(self.rejected), settle_seconds=0.0, max_wait_seconds=0.0)
+        settings = dict(
+            tables=self.tables,
+            landing_path=str(self.landing),
+            archive_path=str(self.archive),
+            rejected_path=str(self.rejected),
+            settle_seconds=0.0,
+            max_wait_seconds=0.0,
+        )
         settings.update(overrides)
         return StageConfig(**settings)
 

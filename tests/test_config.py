@@ -6,9 +6,15 @@ import pytest
 
 from order_tracking.config import ConfigError, StageConfig, Tables, TargetConfig, quote_identifier
 
-PARAMS = {"catalog": "main", "schema": "orders", "landing_path": "/Volumes/main/orders/landing/incoming",
-          "archive_path": "/Volumes/main/orders/landing/archive", "rejected_path": "/Volumes/main/orders/landing/rejected",
-          "settle_seconds": "30", "max_wait_seconds": "300"}
+PARAMS = {
+    "catalog": "main",
+    "schema": "orders",
+    "landing_path": "/Volumes/main/orders/landing/incoming",
+    "archive_path": "/Volumes/main/orders/landing/archive",
+    "rejected_path": "/Volumes/main/orders/landing/rejected",
+    "settle_seconds": "30",
+    "max_wait_seconds": "300",
+}
 
 
 def test_valid_parameters_build_quoted_table_names() -> None:

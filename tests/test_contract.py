@@ -9,8 +9,14 @@ from order_tracking.contract import check_header, extra_columns, normalize_colum
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("tracking_num", "tracking_num"), (" Tracking Num ", "tracking_num"), ("\ufeffTRACKING-NUM", "tracking_num"),
-     ("Status TS", "status_ts"), ("__x__", "x"), ("   ", "")],
+    [
+        ("tracking_num", "tracking_num"),
+        (" Tracking Num ", "tracking_num"),
+        ("\ufeffTRACKING-NUM", "tracking_num"),
+        ("Status TS", "status_ts"),
+        ("__x__", "x"),
+        ("   ", ""),
+    ],
 )
 def test_column_names_match_whatever_their_case_spacing_or_bom(raw: str, expected: str) -> None:
     assert normalize_column_name(raw) == expected

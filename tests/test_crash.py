@@ -230,8 +230,9 @@ def _raise_kill() -> None:
 def _run_job_here(spark: SparkSession, folders: JobFolders):
     """The bundle's job through the local runner and both notebooks, in this process and session (no CLI)."""
     spec = load_job(str(REPO))
-    parameters = local_parameters(spec, str(folders.landing), str(folders.archive), str(folders.rejected),
-                                  LOCAL_CATALOG, folders.schema, 0)
+    parameters = local_parameters(
+        spec, str(folders.landing), str(folders.archive), str(folders.rejected), LOCAL_CATALOG, folders.schema, 0
+    )
     register_local_tables(spark, str(folders.warehouse), folders.schema)
     return run_local_job(spark, spec, parameters)
 

@@ -30,8 +30,9 @@ UPDATES = """tracking_num,order_id,status,status_ts,carrier
 
 def job_parameters(ws: Workspace) -> dict[str, str]:
     spec = load_job(repo_root(), "dev")
-    return local_parameters(spec, str(ws.landing), str(ws.archive), str(ws.rejected), "spark_catalog",
-                            ws.tables.schema, settle_seconds=0)
+    return local_parameters(
+        spec, str(ws.landing), str(ws.archive), str(ws.rejected), "spark_catalog", ws.tables.schema, settle_seconds=0
+    )
 
 
 def run_once(spark, ws: Workspace):
@@ -40,7 +41,8 @@ def run_once(spark, ws: Workspace):
 
 def target_rows(spark, ws: Workspace):
     return spark.table(ws.tables.target).select(
-        "tracking_num", "order_id", "status", F.col("status_ts").cast("string").alias("status_ts"), "carrier")
+        "tracking_num", "order_id", "status", F.col("status_ts").cast("string").alias("status_ts"), "carrier"
+    )
 
 
 def test_the_job_on_the_samples_then_a_file_of_updates(spark, ws, capsys) -> None:
@@ -57,14 +59,17 @@ def test_the_job_on_the_samples_then_a_file_of_updates(spark, ws, capsys) -> Non
     assert second.status == "succeeded", second.error
     target = second.tasks["orders_target"]
     assert (target["rows_inserted"], target["rows_updated"], target["rows_unchanged"]) == (1, 1, 1)
-    assert_rows(target_rows(spark, ws), [
-        ("000123456", "ORD-1001", "Delivered", "2026-11-02 11:05:00", "UPS"),
-        ("000123457", "ORD-1002", "Delivered", "2026-11-03 10:00:00", "DHL"),
-        ("000123458", "ORD-1003", "Exception", "2026-11-02 12:00:00", "UPS"),  # the late Shipped loses
-        ("000123460", "ORD-1007", "Created", "2026-11-02 13:20:00", "DHL"),
-        ("000123461", "ORD-1008", "Created", "2026-11-03 11:00:00", "UPS"),
-        ("TRK0099A", "ORD-1004", "Created", "2026-11-01 09:00:00", "FedEx, Ground"),
-    ])
+    assert_rows(
+        target_rows(spark, ws),
+        [
+            ("000123456", "ORD-1001", "Delivered", "2026-11-02 11:05:00", "UPS"),
+            ("000123457", "ORD-1002", "Delivered", "2026-11-03 10:00:00", "DHL"),
+            ("000123458", "ORD-1003", "Exception", "2026-11-02 12:00:00", "UPS"),  # the late Shipped loses
+            ("000123460", "ORD-1007", "Created", "2026-11-02 13:20:00", "DHL"),
+            ("000123461", "ORD-1008", "Created", "2026-11-03 11:00:00", "UPS"),
+            ("TRK0099A", "ORD-1004", "Created", "2026-11-01 09:00:00", "FedEx, Ground"),
+        ],
+    )
     assert sorted(ws.archived()) == ["orders_2026-11-01.csv", "orders_2026-11-02.csv", "orders_2026-11-03.csv"]
     assert list(ws.landing.iterdir()) == []
 
@@ -87,8 +92,13 @@ def test_a_failing_task_fails_the_run_and_stops_the_job(spark, ws) -> None:
 
 def test_the_watcher_runs_the_job_once_per_settled_group_of_files(spark, ws) -> None:
     spec, parameters = load_job(repo_root(), "dev"), job_parameters(ws)
-    watcher = Watcher(str(ws.landing), lambda: run_job(spark, spec, parameters), wait_after_last_change=1.0,
-                      min_time_between_triggers=0.0, poll_seconds=0.1)
+    watcher = Watcher(
+        str(ws.landing),
+        lambda: run_job(spark, spec, parameters),
+        wait_after_last_change=1.0,
+        min_time_between_triggers=0.0,
+        poll_seconds=0.1,
+    )
     thread = threading.Thread(target=watcher.loop, daemon=True)
     thread.start()
     try:

@@ -64,8 +64,12 @@ def test_sniff_notices_quotes_anywhere_in_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("data", "reason_part"),
-    [(b"", "no header row"), (b"\x00\x01\x02PK\x03\x04", "binary"), (b"tracking_num,ord\xff\xfeer,status\n", "UTF-8"),
-     (b"tracking_num;order_id;status\n1;2;3\n", "comma-delimited")],
+    [
+        (b"", "no header row"),
+        (b"\x00\x01\x02PK\x03\x04", "binary"),
+        (b"tracking_num,ord\xff\xfeer,status\n", "UTF-8"),
+        (b"tracking_num;order_id;status\n1;2;3\n", "comma-delimited"),
+    ],
 )
 def test_sniff_rejects_files_that_are_not_order_csvs(tmp_path: Path, data: bytes, reason_part: str) -> None:
     sniffed = sniff(str(_land(tmp_path, "x.csv", data)))
@@ -134,8 +138,9 @@ class FakeClock:
 
 
 def _config(tmp_path: Path, **kwargs) -> StageConfig:
-    return StageConfig(Tables("c", "s"), str(tmp_path), str(tmp_path.parent / "a"), str(tmp_path.parent / "r"),
-                       **kwargs)
+    return StageConfig(
+        Tables("c", "s"), str(tmp_path), str(tmp_path.parent / "a"), str(tmp_path.parent / "r"), **kwargs
+    )
 
 
 def test_the_stage_task_waits_for_a_file_still_being_written(tmp_path: Path) -> None:
@@ -158,8 +163,9 @@ def test_the_wait_for_unsettled_files_is_bounded(tmp_path: Path) -> None:
         clock.sleep(seconds)
         os.utime(path, (clock.now.timestamp(), clock.now.timestamp()))
 
-    listing = wait_for_settled(_config(landing, settle_seconds=30, max_wait_seconds=90), clock,
-                               sleep_while_the_writer_keeps_writing)
+    listing = wait_for_settled(
+        _config(landing, settle_seconds=30, max_wait_seconds=90), clock, sleep_while_the_writer_keeps_writing
+    )
     assert [f.name for f in listing.unsettled] == ["busy.csv"]
     assert sum(clock.slept) <= 90
 

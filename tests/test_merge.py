@@ -151,16 +151,20 @@ def test_after_a_failed_merge_every_pending_batch_merges_in_order(spark, scenari
 
 def test_the_final_target_is_exactly_the_newest_row_per_parcel(spark, scenario) -> None:
     target = spark.table(scenario["ws"].tables.target).select(
-        "tracking_num", "order_id", "status", F.col("status_ts").cast("string").alias("status_ts"), "weight_kg")
-    assert_rows(target, [
-        ("INS", "1", "Created", "2026-11-01 08:00:00", None),
-        ("DUP", "2", "Shipped", "2026-11-01 09:00:00", None),
-        ("UPD", "3", "Shipped", "2026-11-02 08:00:00", None),
-        ("SAME", "4", "Created", "2026-11-01 08:00:00", None),
-        ("LATE", "5", "Delivered", "2026-11-05 08:00:00", None),
-        ("NV", "42", "Created", None, None),
-        ("ARR", "6", "Picked", None, None),
-        ("NEWCOL", "7", "Created", "2026-11-02 08:00:00", "1.5"),
-        ("P", "8", "Delivered", None, None),
-        ("P2", "9", "Created", None, None),
-    ])
+        "tracking_num", "order_id", "status", F.col("status_ts").cast("string").alias("status_ts"), "weight_kg"
+    )
+    assert_rows(
+        target,
+        [
+            ("INS", "1", "Created", "2026-11-01 08:00:00", None),
+            ("DUP", "2", "Shipped", "2026-11-01 09:00:00", None),
+            ("UPD", "3", "Shipped", "2026-11-02 08:00:00", None),
+            ("SAME", "4", "Created", "2026-11-01 08:00:00", None),
+            ("LATE", "5", "Delivered", "2026-11-05 08:00:00", None),
+            ("NV", "42", "Created", None, None),
+            ("ARR", "6", "Picked", None, None),
+            ("NEWCOL", "7", "Created", "2026-11-02 08:00:00", "1.5"),
+            ("P", "8", "Delivered", None, None),
+            ("P2", "9", "Created", None, None),
+        ],
+    )

@@ -10,15 +10,17 @@ def test_merge_matches_on_the_key_only() -> None:
 
 
 def test_change_detection_is_null_safe_and_skips_lineage() -> None:
-    condition = changed_condition(["tracking_num", "status", "_batch_id", "_source_row", "_updated_at"],
-                                  ["tracking_num", "status"])
+    condition = changed_condition(
+        ["tracking_num", "status", "_batch_id", "_source_row", "_updated_at"], ["tracking_num", "status"]
+    )
     assert condition == "(NOT (t.`tracking_num` <=> s.`tracking_num`) OR NOT (t.`status` <=> s.`status`))"
     assert "<>" not in condition
 
 
 def test_a_column_new_to_the_target_counts_as_a_change_when_set() -> None:
     assert changed_condition(["status", "weight"], ["status"]) == (
-        "(NOT (t.`status` <=> s.`status`) OR s.`weight` IS NOT NULL)")
+        "(NOT (t.`status` <=> s.`status`) OR s.`weight` IS NOT NULL)"
+    )
 
 
 def test_newer_compares_event_time_first_then_arrival() -> None:

@@ -11,8 +11,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def check_prereqs(java: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", "check-prereqs", f"JAVA={java}"], cwd=REPO,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        ["make", "--no-print-directory", "check-prereqs", f"JAVA={java}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def fake_java(tmp_path: Path, version_line: str) -> str:

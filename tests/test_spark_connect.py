@@ -46,8 +46,10 @@ def sql_merge(spark, target: str, source):
     # Delta 4.0 adds new source columns only with autoMerge on; WITH SCHEMA EVOLUTION alone parses but adds none.
     spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
     try:
-        return spark.sql(f"MERGE WITH SCHEMA EVOLUTION INTO {target} t USING {view} s ON {merge_condition()} "
-                         f"WHEN MATCHED AND {condition} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *").first()
+        return spark.sql(
+            f"MERGE WITH SCHEMA EVOLUTION INTO {target} t USING {view} s ON {merge_condition()} "
+            f"WHEN MATCHED AND {condition} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        ).first()
     finally:
         spark.conf.unset("spark.databricks.delta.schema.autoMerge.enabled")
         spark.catalog.dropTempView(view)
@@ -79,14 +81,24 @@ def run_job_over_connect(root: Path) -> dict:
         tables = ws.tables
         report = {
             "runs": [first.as_dict(), second.as_dict()],
-            "target": [[row.get(c) for c in TARGET_COLUMNS] for row in _rows(
-                spark.table(tables.target).withColumn("status_ts", F.col("status_ts").cast("string")))],
-            "quarantine": [list(r) for r in spark.table(tables.quarantine).select(
-                "_source_file", "_source_row", "reason", "tracking_num").orderBy("_source_file", "_source_row")
-                .collect()],
-            "file_log": [list(r) for r in spark.table(tables.file_log).select(
-                "file_name", "outcome", "rows_read", "rows_staged", "rows_quarantined").orderBy("file_name")
-                .collect()],
+            "target": [
+                [row.get(c) for c in TARGET_COLUMNS]
+                for row in _rows(spark.table(tables.target).withColumn("status_ts", F.col("status_ts").cast("string")))
+            ],
+            "quarantine": [
+                list(r)
+                for r in spark.table(tables.quarantine)
+                .select("_source_file", "_source_row", "reason", "tracking_num")
+                .orderBy("_source_file", "_source_row")
+                .collect()
+            ],
+            "file_log": [
+                list(r)
+                for r in spark.table(tables.file_log)
+                .select("file_name", "outcome", "rows_read", "rows_staged", "rows_quarantined")
+                .orderBy("file_name")
+                .collect()
+            ],
             "archived": ws.archived(),
             "landing": sorted(p.name for p in ws.landing.iterdir()),
             "seconds": {"server_start": round(ready - started, 1), "job": round(time.monotonic() - ready, 1)},
@@ -98,11 +110,14 @@ def run_job_over_connect(root: Path) -> dict:
 @pytest.mark.slow  # a second JVM (the Connect server) and two job runs: minutes on a busy machine
 def test_the_job_runs_over_spark_connect_on_the_samples_then_a_file_of_updates(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.run([sys.executable, __file__, str(tmp_path)], env=env, capture_output=True, text=True,
-                           timeout=1500)
+    child = subprocess.run(
+        [sys.executable, __file__, str(tmp_path)], env=env, capture_output=True, text=True, timeout=1500
+    )
     report_path = tmp_path / "report.json"
     if child.returncode != 0 or not report_path.exists():
-        pytest.fail(f"the Connect run failed (exit {child.returncode}):\n{child.stdout[-4000:]}\n{child.stderr[-4000:]}")
+        pytest.fail(
+            f"the Connect run failed (exit {child.returncode}):\n{child.stdout[-4000:]}\n{child.stderr[-4000:]}"
+        )
     report = json.loads(report_path.read_text())
     print("Spark Connect timings (s):", report["seconds"])
 

@@ -83,9 +83,14 @@ def test_crlf_bom_and_quoted_fields_parse_like_any_csv_reader(spark, corpus) -> 
 def test_bad_rows_are_quarantined_with_their_reason_and_row_number(spark, corpus) -> None:
     ws, _ = corpus
     assert quarantined(spark, ws, "blank_key.csv") == [
-        (1, "blank tracking_num"), (2, "blank tracking_num"), (4, "tracking_num is the text NULL")]
+        (1, "blank tracking_num"),
+        (2, "blank tracking_num"),
+        (4, "tracking_num is the text NULL"),
+    ]
     assert quarantined(spark, ws, "bad_ts.csv") == [
-        (1, "unparseable status_ts: yesterday"), (2, "unparseable status_ts: 2026-13-45T99:00:00Z")]
+        (1, "unparseable status_ts: yesterday"),
+        (2, "unparseable status_ts: 2026-13-45T99:00:00Z"),
+    ]
     malformed = "malformed record: wrong number of fields or broken quoting"
     assert quarantined(spark, ws, "short.csv") == [(1, malformed), (2, malformed)]
     raw = {r.raw_record for r in spark.table(ws.tables.quarantine).filter("_source_file = 'short.csv'").collect()}
@@ -96,8 +101,11 @@ def test_bad_rows_are_quarantined_with_their_reason_and_row_number(spark, corpus
 def test_unreadable_files_are_rejected_whole_with_the_reason_beside_them(corpus) -> None:
     ws, summary = corpus
     outcomes = {f["file"]: f for f in summary.files}
-    for name, reason in [("empty.csv", "no header row"), ("semicolon.csv", "comma-delimited"),
-                         ("no_header.csv", "missing required column(s)")]:
+    for name, reason in [
+        ("empty.csv", "no header row"),
+        ("semicolon.csv", "comma-delimited"),
+        ("no_header.csv", "missing required column(s)"),
+    ]:
         assert outcomes[name]["outcome"] == "rejected"
         assert reason in outcomes[name]["reason"]
         reason_file = next(ws.rejected.rglob(name + ".reason.txt"))
@@ -201,8 +209,11 @@ def test_files_with_glob_characters_and_spaces_in_their_names_are_read_exactly(s
 
 def test_stage_tables_keep_statistics_only_on_the_columns_their_queries_filter_by(spark, corpus) -> None:
     ws, _ = corpus
-    for table, columns in [(ws.tables.stage, "_batch_id"), (ws.tables.quarantine, "_batch_id"),
-                           (ws.tables.file_log, "batch_id,file_name")]:
+    for table, columns in [
+        (ws.tables.stage, "_batch_id"),
+        (ws.tables.quarantine, "_batch_id"),
+        (ws.tables.file_log, "batch_id,file_name"),
+    ]:
         properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
         assert properties["delta.dataSkippingStatsColumns"] == columns
         assert properties["delta.enableDeletionVectors"] == "true"

@@ -81,8 +81,14 @@ def test_ctrl_c_stops_the_watcher_after_the_run_in_progress(tmp_path: Path) -> N
         os.kill(os.getpid(), signal.SIGINT)
         finished.append("run completed")
 
-    watcher = Watcher(str(tmp_path), run_interrupted_midway, wait_after_last_change=0, min_time_between_triggers=0,
-                      poll_seconds=0, clock=clock)
+    watcher = Watcher(
+        str(tmp_path),
+        run_interrupted_midway,
+        wait_after_last_change=0,
+        min_time_between_triggers=0,
+        poll_seconds=0,
+        clock=clock,
+    )
     install_interrupt_handler(watcher)
     try:
         (tmp_path / "a.csv").write_text("x")

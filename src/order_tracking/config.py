@@ -12,8 +12,15 @@ from typing import Protocol
 # underscore and hyphen (quotes, backticks, spaces, semicolons) is refused before any SQL runs.
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,254}")
 
-STAGE_PARAMETERS = ("catalog", "schema", "landing_path", "archive_path", "rejected_path", "settle_seconds",
-                    "max_wait_seconds")
+STAGE_PARAMETERS = (
+    "catalog",
+    "schema",
+    "landing_path",
+    "archive_path",
+    "rejected_path",
+    "settle_seconds",
+    "max_wait_seconds",
+)
 TARGET_PARAMETERS = ("catalog", "schema")
 
 

@@ -136,7 +136,8 @@ def _merge(spark: SparkSession, target: str, source: DataFrame) -> Row:
     """MERGE the source into the target; returns the rows it inserted and updated."""
     target_columns = spark.table(target).columns
     return (
-        DeltaTable.forName(spark, target).alias("t")
+        DeltaTable.forName(spark, target)
+        .alias("t")
         .merge(source.alias("s"), merge_condition())
         .whenMatchedUpdateAll(condition=update_condition(source.columns, target_columns))
         .whenNotMatchedInsertAll()
@@ -148,9 +149,18 @@ def _merge(spark: SparkSession, target: str, source: DataFrame) -> Row:
 
 def _log_merge(spark: SparkSession, tables: Tables, summary: MergeSummary, merged_at: datetime) -> None:
     rows = [
-        (batch, summary.merge_id, merged_at, summary.target_version, summary.source_rows, summary.rows_inserted,
-         summary.rows_updated, summary.rows_unchanged)
+        (
+            batch,
+            summary.merge_id,
+            merged_at,
+            summary.target_version,
+            summary.source_rows,
+            summary.rows_inserted,
+            summary.rows_updated,
+            summary.rows_unchanged,
+        )
         for batch in summary.batches
     ]
     spark.createDataFrame(rows, spark.table(tables.merge_log).schema).write.format("delta").mode("append").saveAsTable(
-        tables.merge_log)
+        tables.merge_log
+    )

@@ -68,8 +68,12 @@ def _read_group(
         # Spark's default escape is a backslash, which splits such a field at its next newline or comma.
         .option("escape", '"')
         .csv([escape_glob(f.path) for f in files])
-        .select("*", _landing_name(files).alias(SOURCE_FILE), F.col("_metadata.file_block_start").alias(
-            "_block_start"), F.monotonically_increasing_id().alias("_read_order"))
+        .select(
+            "*",
+            _landing_name(files).alias(SOURCE_FILE),
+            F.col("_metadata.file_block_start").alias("_block_start"),
+            F.monotonically_increasing_id().alias("_read_order"),
+        )
     )
     if invalid_utf8:
         raw = with_bad_bytes_flag(raw, columns)

@@ -87,13 +87,13 @@ def file_log_state(
     # PySpark returns a TIMESTAMP as a naive datetime in the Python process's local time zone, so on a machine
     # outside UTC the logged mtime would never match the file's: read epoch microseconds, exact everywhere.
     logged = log.filter(F.col("file_name").isin([f.name for f in files])).select(
-        F.lit(False).alias("_newest"), "*", F.unix_micros("file_mtime").alias("file_mtime_micros"))
+        F.lit(False).alias("_newest"), "*", F.unix_micros("file_mtime").alias("file_mtime_micros")
+    )
     newest = log.agg(F.max("batch_id").alias("batch_id")).select(F.lit(True).alias("_newest"), "batch_id")
     rows = logged.unionByName(newest, allowMissingColumns=True).collect()
     last = next(r["batch_id"] for r in rows if r["_newest"])
     known = {
-        (r.file_name, r.file_size, from_epoch_micros(r.file_mtime_micros)): r.asDict()
-        for r in rows if not r["_newest"]
+        (r.file_name, r.file_size, from_epoch_micros(r.file_mtime_micros)): r.asDict() for r in rows if not r["_newest"]
     }
     return last, known
 
@@ -146,16 +146,29 @@ def _stage_rows(rows: DataFrame, staged_at: datetime) -> DataFrame:
 
 def _quarantine_rows(rows: DataFrame, staged_at: datetime) -> DataFrame:
     return filter_invalid(rows).select(
-        BATCH_ID, SOURCE_FILE, "_file_mtime", "_source_row", F.col(REASON).alias("reason"),
-        F.col(RAW_RECORD).alias("raw_record"), "tracking_num", F.lit(staged_at).alias("_quarantined_at"),
+        BATCH_ID,
+        SOURCE_FILE,
+        "_file_mtime",
+        "_source_row",
+        F.col(REASON).alias("reason"),
+        F.col(RAW_RECORD).alias("raw_record"),
+        "tracking_num",
+        F.lit(staged_at).alias("_quarantined_at"),
     )
 
 
 def _counts_by_file(spark: SparkSession, tables: Tables, batch_id: str) -> dict[tuple[str, str], int]:
     """(file, 'staged' | 'quarantined') -> rows, read back from what was written for this batch."""
+
     def per_file(table: str, kind: str) -> DataFrame:
-        return spark.table(table).filter(F.col(BATCH_ID) == batch_id).groupBy(SOURCE_FILE).count() \
+        return (
+            spark.table(table)
+            .filter(F.col(BATCH_ID) == batch_id)
+            .groupBy(SOURCE_FILE)
+            .count()
             .withColumn("kind", F.lit(kind))
+        )
+
     counted = per_file(tables.stage, "staged").unionByName(per_file(tables.quarantine, "quarantined"))
     return {(r[SOURCE_FILE], r["kind"]): r["count"] for r in counted.collect()}
 
@@ -191,8 +204,13 @@ def _write_rows(
     names = [f.name for f, _ in loadable]
     observe_files = names if len(names) <= _MAX_OBSERVED_FILES else []
     observed, observation = _observed(rows, observe_files)
-    (_stage_rows(observed, started).write.format("delta").mode("append").option("mergeSchema", "true")
-     .saveAsTable(config.tables.stage))
+    (
+        _stage_rows(observed, started)
+        .write.format("delta")
+        .mode("append")
+        .option("mergeSchema", "true")
+        .saveAsTable(config.tables.stage)
+    )
     checkpoint("stage.stage_written")
     metrics = observation.get
     # Over Spark Connect (serverless) a Delta write reports an empty metrics row, as the write runs its own
@@ -219,8 +237,10 @@ def _load_and_commit(
     sniffed = {f.name: sniff(f.path) for f in fresh}
     loadable = [(f, sniffed[f.name]) for f in fresh if sniffed[f.name].header.ok]
     counts = _write_rows(spark, config, loadable, summary.batch_id, started, checkpoint) if loadable else {}
-    folders = {"staged": archive_folder(config.archive_path, summary.batch_id, started),
-               "rejected": archive_folder(config.rejected_path, summary.batch_id, started)}
+    folders = {
+        "staged": archive_folder(config.archive_path, summary.batch_id, started),
+        "rejected": archive_folder(config.rejected_path, summary.batch_id, started),
+    }
     log_rows, plans = [], []
     for f in fresh:
         reason = sniffed[f.name].header.reason
@@ -228,12 +248,32 @@ def _load_and_commit(
         staged, quarantined = counts.get((f.name, "staged"), 0), counts.get((f.name, "quarantined"), 0)
         if sniffed[f.name].has_rows and not reason and staged + quarantined == 0:
             raise StageIntegrityError(f"{f.name}: the file has rows after its header but none were read")
-        log_rows.append((summary.batch_id, f.name, f.size, f.mtime, outcome, reason, staged + quarantined, staged,
-                         quarantined, folders[outcome], started))
+        log_rows.append(
+            (
+                summary.batch_id,
+                f.name,
+                f.size,
+                f.mtime,
+                outcome,
+                reason,
+                staged + quarantined,
+                staged,
+                quarantined,
+                folders[outcome],
+                started,
+            )
+        )
         plans.append(FilePlan(f.path, f.name, folders[outcome], reason))
-        summary.files.append({"file": f.name, "outcome": outcome, "reason": reason, "rows_staged": staged,
-                              "rows_quarantined": quarantined,
-                              "extra_columns": list(extra_columns(sniffed[f.name].header.columns))})
+        summary.files.append(
+            {
+                "file": f.name,
+                "outcome": outcome,
+                "reason": reason,
+                "rows_staged": staged,
+                "rows_quarantined": quarantined,
+                "extra_columns": list(extra_columns(sniffed[f.name].header.columns)),
+            }
+        )
         summary.files_rejected += bool(reason)
         summary.files_staged += not reason
         summary.rows_staged += staged

@@ -16,6 +16,7 @@ def _properties(stats_columns: str | None) -> str:
     stats = f", 'delta.dataSkippingStatsColumns' = '{stats_columns}'" if stats_columns else ""
     return f"TBLPROPERTIES ({_DELETION_VECTORS}{stats})"
 
+
 STAGE_COLUMNS = """
     tracking_num STRING NOT NULL COMMENT 'Parcel key, trimmed; leading zeros kept',
     order_id STRING,
@@ -91,8 +92,14 @@ def ensure_stage_tables(spark: SparkSession, tables: Tables) -> None:
     spark.sql(create_table_sql(tables.stage, STAGE_COLUMNS, stage_comment, stats_columns="_batch_id"))
     quarantine_comment = "Rows set aside, with the reason"
     spark.sql(create_table_sql(tables.quarantine, QUARANTINE_COLUMNS, quarantine_comment, stats_columns="_batch_id"))
-    spark.sql(create_table_sql(tables.file_log, FILE_LOG_COLUMNS, "One row per landed file: the stage commit",
-                               stats_columns="batch_id,file_name"))
+    spark.sql(
+        create_table_sql(
+            tables.file_log,
+            FILE_LOG_COLUMNS,
+            "One row per landed file: the stage commit",
+            stats_columns="batch_id,file_name",
+        )
+    )
 
 
 def ensure_target_tables(spark: SparkSession, tables: Tables) -> None:

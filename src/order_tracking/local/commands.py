@@ -16,8 +16,15 @@ def _prepare(args: argparse.Namespace, root: str) -> tuple[JobSpec, dict[str, st
     for folder in (args.landing, args.archive, args.rejected):
         os.makedirs(folder, exist_ok=True)
     spec = load_job(root, args.target)
-    parameters = local_parameters(spec, os.path.abspath(args.landing), os.path.abspath(args.archive),
-                                  os.path.abspath(args.rejected), LOCAL_CATALOG, args.schema, args.settle_seconds)
+    parameters = local_parameters(
+        spec,
+        os.path.abspath(args.landing),
+        os.path.abspath(args.archive),
+        os.path.abspath(args.rejected),
+        LOCAL_CATALOG,
+        args.schema,
+        args.settle_seconds,
+    )
     return spec, parameters
 
 
@@ -26,10 +33,12 @@ def _report(run: JobRun, as_json: bool) -> int:
         print_json_line(run.as_dict())
     elif run.status == "succeeded":
         stage, target = run.tasks.get("orders_stage") or {}, run.tasks.get("orders_target") or {}
-        print(f"run succeeded in {run.seconds:.1f}s: staged {stage.get('files_staged', 0)} file(s), "
-              f"{stage.get('rows_staged', 0)} row(s); quarantined {stage.get('rows_quarantined', 0)}; "
-              f"rejected {stage.get('files_rejected', 0)} file(s); target +{target.get('rows_inserted', 0)} "
-              f"inserted, {target.get('rows_updated', 0)} updated, {target.get('rows_unchanged', 0)} unchanged")
+        print(
+            f"run succeeded in {run.seconds:.1f}s: staged {stage.get('files_staged', 0)} file(s), "
+            f"{stage.get('rows_staged', 0)} row(s); quarantined {stage.get('rows_quarantined', 0)}; "
+            f"rejected {stage.get('files_rejected', 0)} file(s); target +{target.get('rows_inserted', 0)} "
+            f"inserted, {target.get('rows_updated', 0)} updated, {target.get('rows_unchanged', 0)} unchanged"
+        )
     else:
         print(f"run FAILED in task {run.failed_task}: {run.error}", file=sys.stderr)
     return 0 if run.status == "succeeded" else 1
@@ -89,8 +98,9 @@ def watch(args: argparse.Namespace, root: str) -> int:
         landing=args.landing,
         run=one_run,
         wait_after_last_change=wait_after if wait_after is not None else trigger.wait_after_last_change_seconds or 0,
-        min_time_between_triggers=min_between if min_between is not None else
-        trigger.min_time_between_triggers_seconds or 0,
+        min_time_between_triggers=min_between
+        if min_between is not None
+        else trigger.min_time_between_triggers_seconds or 0,
         poll_seconds=args.poll_seconds,
     )
     install_interrupt_handler(watcher)

@@ -84,17 +84,33 @@ class ConnectServer:
         warehouse = os.path.abspath(warehouse)
         os.makedirs(warehouse, exist_ok=True)
         port = _free_port()
-        command = [os.path.join(find_spark_home._find_spark_home(), "bin", "spark-submit"), "--class", SERVER_CLASS,
-                   "--master", "local[2]", "--driver-memory", driver_memory, "--packages", delta_package()]
+        command = [
+            os.path.join(find_spark_home._find_spark_home(), "bin", "spark-submit"),
+            "--class",
+            SERVER_CLASS,
+            "--master",
+            "local[2]",
+            "--driver-memory",
+            driver_memory,
+            "--packages",
+            delta_package(),
+        ]
         for key, value in server_settings(warehouse, port).items():
             command += ["--conf", f"{key}={value}"]
         log_path = os.path.join(os.path.dirname(warehouse), f"connect-server-{port}.log")
         env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
         env.pop("SPARK_REMOTE", None)  # the server is a classic application
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       cwd=warehouse, env=env, start_new_session=True,
-                                       preexec_fn=_die_with_parent)
+            process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=warehouse,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
         server = cls(process, port, log_path)
         server._wait_until_listening(timeout_seconds)
         return server
@@ -104,8 +120,9 @@ class ConnectServer:
         while not _listening(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"Spark Connect server did not start on port {self.port}; see {self.log_path}:\n"
-                                   + self.log_tail())
+                raise RuntimeError(
+                    f"Spark Connect server did not start on port {self.port}; see {self.log_path}:\n" + self.log_tail()
+                )
             time.sleep(0.5)
 
     def log_tail(self, lines: int = 30) -> str:

@@ -33,8 +33,13 @@ class JobRun:
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "tasks": self.tasks, "failed_task": self.failed_task, "error": self.error,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "status": self.status,
+            "tasks": self.tasks,
+            "failed_task": self.failed_task,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def run_notebook(spark: SparkSession, path: str, dbutils: LocalDbutils) -> str | None:
