@@ -217,3 +217,23 @@ def test_stage_tables_keep_statistics_only_on_the_columns_their_queries_filter_b
         properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
         assert properties["delta.dataSkippingStatsColumns"] == columns
         assert properties["delta.enableDeletionVectors"] == "true"
+
+
+def test_row_numbers_follow_the_file_when_spark_splits_it(spark, ws) -> None:
+    """Spark reads a large file in several splits and packs splits into partitions by size, not position."""
+    sizes = {"big_a.csv": 12_000, "big_b.csv": 7_000, "small.csv": 3}
+    for name, rows in sizes.items():
+        ws.drop(name, HEADER + "".join(f"K{i},{i},Created,\n" for i in range(1, rows + 1)))
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(32 * 1024))
+    try:
+        splits = spark.read.text(str(ws.landing / "big_a.csv")).select("_metadata.file_block_start").distinct()
+        assert splits.count() > 3, "the test needs big_a.csv read in several splits"
+        summary = stage_new_files(spark, ws.stage_config())
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+    assert summary.rows_staged == sum(sizes.values())
+    staged_rows = spark.table(ws.tables.stage).select("_source_file", "_source_row", "order_id").collect()
+    for name, rows in sizes.items():
+        numbers = sorted((r._source_row, int(r.order_id)) for r in staged_rows if r._source_file == name)
+        assert numbers == [(i, i) for i in range(1, rows + 1)], name

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from order_tracking.contract import BATCH_ID, FILE_MTIME, SOURCE_FILE, SOURCE_ROW
@@ -88,8 +88,7 @@ def read_landed_files(
 ) -> DataFrame:
     """All rows of the given files, with `_reason` NULL for valid rows, plus lineage columns.
 
-    Row numbers follow the file: splits are ordered by their start offset, rows within a split by
-    read order (Spark packs splits by size, not by position, so the offset is needed).
+    `_source_row` is the data row's number in its file, without sorting the rows: see `_split_offsets`.
     """
     parts = [_read_group(spark, *layout, group) for layout, group in group_by_layout(files).items()]
     rows = parts[0]
@@ -98,14 +97,38 @@ def read_landed_files(
     mtimes = spark.createDataFrame(
         [(f.name, f.mtime) for f, _ in files], f"{SOURCE_FILE} STRING, {FILE_MTIME} TIMESTAMP"
     )
-    in_file_order = Window.partitionBy(SOURCE_FILE).orderBy("_block_start", "_read_order")
+    split = [SOURCE_FILE, "_block_start"]
     return (
         # A left join: a row whose file cannot be named gets a NULL mtime, and the NOT NULL column
         # then fails the write loudly instead of the row vanishing from an inner join.
         rows.join(F.broadcast(mtimes), SOURCE_FILE, "left")
-        .withColumn(SOURCE_ROW, F.row_number().over(in_file_order).cast("bigint"))
+        .join(F.broadcast(_split_offsets(spark, rows)), split, "left")
+        .withColumn(SOURCE_ROW, (F.col("_read_order") - F.col("_first_read") + F.col("_rows_before") + 1))
         .withColumn(BATCH_ID, F.lit(batch_id))
-        .drop("_block_start", "_read_order", CORRUPT_RECORD, "_status_ts_raw", BAD_BYTES)
+        .drop(*split[1:], "_read_order", "_first_read", "_rows_before", CORRUPT_RECORD, "_status_ts_raw", BAD_BYTES)
+    )
+
+
+def _split_offsets(spark: SparkSession, rows: DataFrame) -> DataFrame:
+    """For each split Spark reads of a file: the read order of its first row, and the file's rows before it.
+
+    Spark reads a large file in splits and packs splits into partitions by size, not by position; within a
+    partition it reads a split's rows in file order, numbered consecutively by `monotonically_increasing_id`.
+    So a row's number in its file is (its read order - the split's first) + the rows of earlier splits + 1.
+    Counting the splits is a light pass over the files (no columns parsed), collected to the driver; a window
+    over the file would instead sort every row on one core, per file.
+    """
+    counted = (
+        rows.groupBy(SOURCE_FILE, "_block_start")
+        .agg(F.min("_read_order").alias("_first_read"), F.count(F.lit(1)).alias("_rows"))
+        .collect()
+    )
+    offsets, before = [], defaultdict(int)
+    for split in sorted(counted, key=lambda r: (r[SOURCE_FILE] or "", r["_block_start"])):
+        offsets.append((split[SOURCE_FILE], split["_block_start"], split["_first_read"], before[split[SOURCE_FILE]]))
+        before[split[SOURCE_FILE]] += split["_rows"]
+    return spark.createDataFrame(
+        offsets, f"{SOURCE_FILE} STRING, _block_start BIGINT, _first_read BIGINT, _rows_before BIGINT"
     )
 
 
