@@ -122,10 +122,10 @@ def merge_pending(
     checkpoint("target.merged")
     summary.rows_inserted, summary.rows_updated = changed["num_inserted_rows"], changed["num_updated_rows"]
     # A MERGE that changes nothing commits nothing: then there is no version, and the source is counted.
-    if summary.rows_inserted or summary.rows_updated:
-        summary.target_version, summary.source_rows = _merge_commit(spark, tables.target)
-    if summary.source_rows is None or not (summary.rows_inserted or summary.rows_updated):
-        summary.source_rows = source.count()
+    committed = summary.rows_inserted or summary.rows_updated
+    version, source_rows = _merge_commit(spark, tables.target) if committed else (None, None)
+    summary.target_version = version
+    summary.source_rows = source_rows if source_rows is not None else source.count()
     summary.rows_unchanged = summary.source_rows - summary.rows_inserted - summary.rows_updated
     _log_merge(spark, tables, summary, clock())
     checkpoint("target.logged")
