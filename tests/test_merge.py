@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -168,3 +170,35 @@ def test_the_final_target_is_exactly_the_newest_row_per_parcel(spark, scenario) 
             ("P2", "9", "Created", None, None),
         ],
     )
+
+
+def test_the_merge_reads_only_target_files_whose_keys_overlap_the_batch(spark, tmp_path) -> None:
+    """The batch's key range prunes target files: a file of older parcels is never opened, even when it is gone.
+
+    Keys with a quote and a backslash check that the range's literals are escaped.
+    """
+    ws = new_workspace(spark, tmp_path)
+
+    def stage_and_merge(name: str, text: str, age: float):
+        ws.drop(name, text, age_seconds=age)
+        stage_new_files(spark, ws.stage_config())
+        return merge_pending(spark, ws.target_config())
+
+    stage_and_merge("old.csv", TS + "".join(f"A{i:03d},{i},Delivered,2026-10-01T08:00:00Z\n" for i in range(50)), 7200)
+    stage_and_merge(
+        "recent.csv", TS + "B'01,1,Created,2026-11-01T08:00:00Z\nB\\02,2,Created,2026-11-01T08:00:00Z\n", 3600
+    )
+    old_file = spark.table(ws.tables.target).filter(F.col("tracking_num") == "A000").select("_metadata.file_path")
+    (old_path,) = {r[0].removeprefix("file:") for r in old_file.collect()}
+    os.remove(old_path)
+
+    merged = stage_and_merge(
+        "update.csv",
+        TS
+        + "B'01,1,Shipped,2026-11-02T08:00:00Z\nB\\02,2,Created,2026-11-01T08:00:00Z\nC'03,3,Created,2026-11-02T08:00:00Z\n",
+        1800,
+    )
+
+    assert (merged.rows_inserted, merged.rows_updated, merged.rows_unchanged) == (1, 1, 1)
+    recent = spark.table(ws.tables.target).filter(F.col("tracking_num") >= "B").select("tracking_num", "status")
+    assert_rows(recent, [("B'01", "Shipped"), ("B\\02", "Created"), ("C'03", "Created")])

@@ -28,3 +28,9 @@ def test_newer_compares_event_time_first_then_arrival() -> None:
     assert newer.startswith("((s.status_ts IS NOT NULL AND t.status_ts IS NULL) OR s.status_ts > t.status_ts")
     assert "struct(s.`_batch_id`, s.`_file_mtime`, s.`_source_file`, s.`_source_row`)" in newer
     assert update_condition(["status"], ["status"]) == f"{newer} AND (NOT (t.`status` <=> s.`status`))"
+
+
+def test_the_batch_key_range_is_a_target_only_predicate_with_escaped_literals() -> None:
+    assert merge_condition(("B'01", "C\\9")) == (
+        "t.tracking_num BETWEEN 'B\\'01' AND 'C\\\\9' AND t.tracking_num = s.tracking_num"
+    )

@@ -32,23 +32,23 @@ def _rows(df) -> list[dict]:
     return sorted((row.asDict() for row in df.collect()), key=lambda row: row["tracking_num"])
 
 
-def sql_merge(spark, target: str, source):
+def sql_merge(spark, target: str, source, condition: str):
     """Stand-in for `merge._merge`: the same MERGE in SQL, because DeltaTable needs Delta Connect's server plugin.
 
     Databricks serverless has that plugin; Maven Central here does not serve io.delta:delta-connect-server,
     so a local Connect server plans SQL MERGE but not the DeltaTable builder.
     """
-    from order_tracking.merge import merge_condition, update_condition
+    from order_tracking.merge import update_condition
 
     view = "_connect_merge_source"
     source.createOrReplaceTempView(view)
-    condition = update_condition(source.columns, spark.table(target).columns)
+    update = update_condition(source.columns, spark.table(target).columns)
     # Delta 4.0 adds new source columns only with autoMerge on; WITH SCHEMA EVOLUTION alone parses but adds none.
     spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
     try:
         return spark.sql(
-            f"MERGE WITH SCHEMA EVOLUTION INTO {target} t USING {view} s ON {merge_condition()} "
-            f"WHEN MATCHED AND {condition} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+            f"MERGE WITH SCHEMA EVOLUTION INTO {target} t USING {view} s ON {condition} "
+            f"WHEN MATCHED AND {update} THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
         ).first()
     finally:
         spark.conf.unset("spark.databricks.delta.schema.autoMerge.enabled")

@@ -38,9 +38,23 @@ class MergeSummary:
         return asdict(self)
 
 
-def merge_condition() -> str:
-    """Keys match; NULL keys never reach the merge (stage rejects them), so plain equality is safe."""
-    return f"t.{KEY} = s.{KEY}"
+def sql_string(value: str) -> str:
+    """`value` as a Spark SQL string literal (backslash is the escape character there)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def merge_condition(key_range: tuple[str, str] | None = None) -> str:
+    """Keys match; NULL keys never reach the merge (stage rejects them), so plain equality is safe.
+
+    With the batch's key range, the condition also holds a predicate on the target alone, which Delta uses to
+    skip target files whose key statistics (min/max) lie outside the range. Carriers issue tracking numbers
+    roughly in sequence, so a batch of recent parcels then reads a few recent files instead of the table.
+    """
+    equal = f"t.{KEY} = s.{KEY}"
+    if key_range is None:
+        return equal
+    first, last = (sql_string(key) for key in key_range)
+    return f"t.{KEY} BETWEEN {first} AND {last} AND {equal}"
 
 
 def newer_condition() -> str:
@@ -89,12 +103,40 @@ def pending_batches(spark: SparkSession, tables: Tables) -> dict[str, int]:
     return {r["batch_id"]: int(r["rows"]) for r in sorted(rows, key=lambda r: r["batch_id"])}
 
 
-def _merge_commit(spark: SparkSession, target: str) -> tuple[int | None, int | None]:
-    """Version and source row count of the MERGE just committed, or Nones if another writer committed since."""
-    last = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").select("version", "operation", "operationMetrics").first()
-    if last["operation"] != "MERGE" or "numSourceRows" not in (last["operationMetrics"] or {}):
-        return None, None
-    return last["version"], int(last["operationMetrics"]["numSourceRows"])
+@dataclass(frozen=True)
+class PendingProfile:
+    """One aggregate over the pending stage rows: what the MERGE needs to know before it runs."""
+
+    rows: int
+    keys: int
+    first_key: str
+    last_key: str
+
+    @property
+    def has_duplicate_keys(self) -> bool:
+        return self.keys < self.rows
+
+
+def profile_pending(pending: DataFrame) -> PendingProfile:
+    counted = pending.agg(F.count(F.lit(1)), F.count_distinct(KEY), F.min(KEY), F.max(KEY)).first()
+    return PendingProfile(*counted)
+
+
+def merge_source(pending: DataFrame, profile: PendingProfile, updated_at: datetime) -> DataFrame:
+    """The pending rows, one per key, as the MERGE's source.
+
+    Deduplicate only when a key repeats: a source that is only a filter and projection of a Delta table is
+    read as it is, while any other (the window) is first materialized by Delta's MERGE: an extra pass and a
+    cached copy of every pending row.
+    """
+    one_per_key = latest_per_key(pending) if profile.has_duplicate_keys else pending
+    return one_per_key.drop("_staged_at").withColumn(UPDATED_AT, F.lit(updated_at))
+
+
+def _merge_version(spark: SparkSession, target: str) -> int | None:
+    """Version of the MERGE just committed, or None if another writer committed since."""
+    last = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").select("version", "operation").first()
+    return last["version"] if last["operation"] == "MERGE" else None
 
 
 def merge_pending(
@@ -116,29 +158,29 @@ def merge_pending(
         _log_merge(spark, tables, summary, clock())
         return summary
     pending = spark.table(tables.stage).filter(F.col(BATCH_ID).isin(summary.batches))
-    source = latest_per_key(pending).drop("_staged_at").withColumn(UPDATED_AT, F.lit(clock()))
+    profile = profile_pending(pending)
+    source = merge_source(pending, profile, clock())
     checkpoint("target.before_merge")
-    changed = _merge(spark, tables.target, source)
+    changed = _merge(spark, tables.target, source, merge_condition((profile.first_key, profile.last_key)))
     checkpoint("target.merged")
+    summary.source_rows = profile.keys
     summary.rows_inserted, summary.rows_updated = changed["num_inserted_rows"], changed["num_updated_rows"]
-    # A MERGE that changes nothing commits nothing: then there is no version, and the source is counted.
-    committed = summary.rows_inserted or summary.rows_updated
-    version, source_rows = _merge_commit(spark, tables.target) if committed else (None, None)
-    summary.target_version = version
-    summary.source_rows = source_rows if source_rows is not None else source.count()
     summary.rows_unchanged = summary.source_rows - summary.rows_inserted - summary.rows_updated
+    # A MERGE that changes nothing commits nothing, so it has no version.
+    committed = summary.rows_inserted or summary.rows_updated
+    summary.target_version = _merge_version(spark, tables.target) if committed else None
     _log_merge(spark, tables, summary, clock())
     checkpoint("target.logged")
     return summary
 
 
-def _merge(spark: SparkSession, target: str, source: DataFrame) -> Row:
-    """MERGE the source into the target; returns the rows it inserted and updated."""
+def _merge(spark: SparkSession, target: str, source: DataFrame, condition: str) -> Row:
+    """MERGE the source into the target on `condition`; returns the rows it inserted and updated."""
     target_columns = spark.table(target).columns
     return (
         DeltaTable.forName(spark, target)
         .alias("t")
-        .merge(source.alias("s"), merge_condition())
+        .merge(source.alias("s"), condition)
         .whenMatchedUpdateAll(condition=update_condition(source.columns, target_columns))
         .whenNotMatchedInsertAll()
         .withSchemaEvolution()  # new optional columns in stage become target columns
