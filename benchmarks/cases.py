@@ -24,7 +24,14 @@ SIZES: dict[str, tuple[tuple[int, int], ...]] = {
     # Does the merge cost follow the batch or the table? The same batch into a 10x larger target.
     "scale": ((1_000_000, 5_000_000), (1_000_000, 50_000_000)),
 }
-KEY_MODES = {"local": ("local",), "random": ("random",), "both": ("local", "random")}
+KEY_MODES = {
+    "local": ("local",),
+    "local30": ("local30",),
+    "random": ("random",),
+    "both": ("local", "random"),
+    "locals": ("local", "local30"),
+}
+OLDER_UPDATES_WITHIN_DAYS = {"local30": 30}  # else older updates reach parcels of any age
 ROWS_PER_TARGET_FILE = 1_000_000
 
 
@@ -34,7 +41,7 @@ class Case:
 
     batch_rows: int
     target_rows: int
-    keys: str  # "local" (recent parcels, sequential keys) or "random" (no locality: the worst case)
+    keys: str  # "local"/"local30" (recent parcels, sequential keys) or "random" (no locality: the worst case)
     data_dir: str  # benchmarks/data
 
     @property
@@ -44,6 +51,11 @@ class Case:
     @property
     def random_keys(self) -> bool:
         return self.keys == "random"
+
+    @property
+    def old_days(self) -> int | None:
+        """The 5% of updates outside the last 3 days reach parcels at most this old (None: any age)."""
+        return OLDER_UPDATES_WITHIN_DAYS.get(self.keys)
 
     @property
     def rate(self) -> int:
@@ -58,7 +70,8 @@ class Case:
     @property
     def target_parquet(self) -> str:
         """The target's rows as parquet, all columns strings as in the CSV; reused across runs."""
-        return os.path.join(self.data_dir, "targets", f"{self.keys}_{self.target_rows}_rate{self.rate}")
+        layout = "random" if self.random_keys else "local"  # the same parcels whatever the age of older updates
+        return os.path.join(self.data_dir, "targets", f"{layout}_{self.target_rows}_rate{self.rate}")
 
     @property
     def work_dir(self) -> str:
@@ -114,6 +127,7 @@ def prepare(spark: SparkSession, case: Case) -> None:
         duplicate_free=True,
         write_initial=False,
         random_keys=case.random_keys,
+        old_days=case.old_days,
     )
     if not os.path.exists(os.path.join(case.target_parquet, "_SUCCESS")):
         frame = target_frame(spark, case.target_rows, case.rate, case.random_keys, start_epoch())

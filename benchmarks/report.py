@@ -123,14 +123,14 @@ def markdown(results: Sequence[Result], facts: dict[str, object], notes: Sequenc
 
 
 def plot(results: Sequence[Result], path: str) -> None:
-    """Merge time against target size, one line per approach and key mode (solid local, dashed random)."""
+    """Merge time against target size, one line per approach and key mode (solid local, dash-dot local30, dashed random)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    for keys, style in (("local", "-o"), ("random", "--s")):
+    for keys, style in (("local", "-o"), ("local30", "-.^"), ("random", "--s")):
         for color, (key, name) in enumerate(MERGES):
             points = sorted((int(r["target_rows"]), _num(r.get(key))) for r in results if r["keys"] == keys)  # type: ignore[arg-type]
             points = [(x, y) for x, y in points if y is not None]

@@ -24,7 +24,8 @@ NOTES = (
     "Every approach gets the same duplicate-free batch (at most one row per key: the seed approach's MERGE "
     "fails on duplicates) and a target with the same rows; the batch's updates hit existing keys.",
     "local keys: sequential TRK numbers, updates mostly for parcels issued in the last 3 days (5% for any older "
-    "parcel); random keys: keys scattered over the key space, updates uniform over all parcels.",
+    "parcel); local30 keys: the same, but those 5% concern parcels issued in the last 30 days; random keys: "
+    "keys scattered over the key space, updates uniform over all parcels.",
     "Timed spans hold only the step named; building each approach's copy of the target is outside them. "
     "Spark timings are after a warm-up case in the same session; one run each: single steps varied by up to ~3x between runs on the 2-core VM, so compare within a run.",
     "Peak RSS is sampled every 0.2 s: JVM = the java processes this run started; Python = this process, "

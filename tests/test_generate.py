@@ -104,6 +104,17 @@ def test_most_updates_concern_recently_issued_parcels(tmp_path):
     assert all(n > 50_000 for n in numbers if n not in set(updates))
 
 
+def test_old_days_bounds_the_age_of_the_older_parcels_updated(tmp_path):
+    report = small(tmp_path, parcels=50_000, days=1, events_per_day=10_000, locality_days=3, old_days=10)
+    per_day = round(10_000 * 0.3)
+    numbers = [int(r[0][3:]) for r in read(report.files[1])[1:]]
+    updates = [n for n in numbers if n <= 50_000]
+    older = [n for n in updates if n <= 50_000 - 3 * per_day]
+    assert 0.03 * len(updates) < len(older) < 0.07 * len(updates)
+    assert min(older) > 50_000 - 10 * per_day, "no update reaches past the last 10 days"
+    assert max(older) - min(older) > 6 * per_day, "the older updates spread over the days before the recent ones"
+
+
 def test_random_keys_scatter_over_the_key_space(tmp_path):
     report = small(tmp_path, random_keys=True, days=1, duplicate_free=True)
     numbers = [int(r[0][3:]) for r in read(report.files[1])[1:]]

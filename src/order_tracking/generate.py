@@ -45,6 +45,7 @@ class Plan:
     bad_row_share: float = 0.0
     locality_days: int = 3
     old_share: float = 0.05
+    old_days: int | None = None
     files_per_day: int = 1
     start: date = date(2026, 11, 1)
     random_keys: bool = False
@@ -176,14 +177,16 @@ class _Generator:
         return [line(c, *initial_state(c, parcels, rate)) for c in range(lo, hi)]
 
     def pick_updates(self, count: int) -> list[int]:
-        """Distinct existing parcels: mostly recent ones (key locality), `old_share` of any age."""
-        rng, issued = self.rng, self.issued
-        if self.plan.random_keys:
+        """Distinct existing parcels: mostly recent ones (key locality), `old_share` older (of any age, or issued
+        within the last `old_days` days: returns and delayed parcels, not parcels delivered months ago)."""
+        rng, issued, plan = self.rng, self.issued, self.plan
+        if plan.random_keys:
             return _sample(rng.random, 1, issued + 1, count)
-        lo = max(1, issued - self.plan.locality_days * self.rate + 1)
-        old = min(count - min(round(count * (1 - self.plan.old_share)), issued - lo + 1), lo - 1)
+        lo = max(1, issued - plan.locality_days * self.rate + 1)
+        oldest = 1 if plan.old_days is None else max(1, issued - plan.old_days * self.rate + 1)
+        old = min(count - min(round(count * (1 - plan.old_share)), issued - lo + 1), max(0, lo - oldest))
         recent = min(count - old, issued - lo + 1)
-        return _sample(rng.random, lo, issued + 1, recent) + _sample(rng.random, 1, lo, old)
+        return _sample(rng.random, lo, issued + 1, recent) + _sample(rng.random, oldest, lo, old)
 
     def day(self, day: int) -> tuple[list[str], dict[str, int]]:
         """One day's event lines: updates (the first `late` of them from a late file), new parcels, duplicates."""
@@ -254,7 +257,8 @@ def generate(
 
     Further `options` are the other `Plan` fields: `random_keys` (no locality, the benchmarks' worst case),
     `duplicate_free` (one row per key per file, no late or bad rows: all the old MERGE-only approach can
-    digest), `old_share` (updates for parcels older than the locality window), `write_initial=False` (the
+    digest), `old_share` (updates for parcels older than the locality window), `old_days` (those older parcels
+    were issued within the last `old_days` days; default any age), `write_initial=False` (the
     parcels exist but their file is not written: the benchmarks build them in Spark), `key_prefix`.
     """
     plan = Plan(
