@@ -127,7 +127,8 @@ def merge_source(pending: DataFrame, profile: PendingProfile, updated_at: dateti
 
     Deduplicate only when a key repeats: a source that is only a filter and projection of a Delta table is
     read as it is, while any other (the window) is first materialized by Delta's MERGE: an extra pass and a
-    cached copy of every pending row.
+    cached copy of every pending row. Reading it twice is safe: pending batches are committed, and a committed
+    batch's stage rows never change (stage only deletes rows of uncommitted attempts).
     """
     one_per_key = latest_per_key(pending) if profile.has_duplicate_keys else pending
     return one_per_key.drop("_staged_at").withColumn(UPDATED_AT, F.lit(updated_at))
