@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from order_tracking import faults
 from order_tracking.config import Tables, TargetConfig
 from order_tracking.contract import BATCH_ID, EVENT_TIME, KEY, ORDER_COLUMNS
-from order_tracking.tables import ensure_target_tables
+from order_tracking.tables import ensure_target_tables, sql_string
 from order_tracking.transforms import latest_per_key
 
 UPDATED_AT = "_updated_at"
@@ -36,11 +36,6 @@ class MergeSummary:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def sql_string(value: str) -> str:
-    """`value` as a Spark SQL string literal (backslash is the escape character there)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def merge_condition(key_range: tuple[str, str] | None = None) -> str:

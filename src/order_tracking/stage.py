@@ -25,7 +25,7 @@ from order_tracking.contract import BATCH_ID, CONTRACT_COLUMNS, LINEAGE_COLUMNS,
 from order_tracking.files import LandingFile, Listing, archive_folder, from_epoch_micros, list_landing, sniff
 from order_tracking.moves import FilePlan, carry_out, plans_from_log
 from order_tracking.reading import Loadable, batch_id_for, read_landed_files
-from order_tracking.tables import ensure_stage_tables
+from order_tracking.tables import ensure_stage_tables, sql_string
 from order_tracking.transforms import RAW_RECORD, REASON, filter_invalid, filter_valid
 
 Clock = Callable[[], datetime]
@@ -104,7 +104,7 @@ def discard_uncommitted_batches(spark: SparkSession, tables: Tables, last: str |
     Those are the rows of batches after the last committed one (every row, if none was ever committed). Data
     skipping prunes every committed file, and a DELETE that matches nothing commits nothing.
     """
-    uncommitted = f"{BATCH_ID} > '{last.replace(chr(39), '')}'" if last is not None else "true"
+    uncommitted = f"{BATCH_ID} > {sql_string(last)}" if last is not None else "true"
     for table in (tables.stage, tables.quarantine):
         spark.sql(f"DELETE FROM {table} WHERE {uncommitted}")
 

@@ -12,6 +12,11 @@ from order_tracking.config import Tables
 _DELETION_VECTORS = "'delta.enableDeletionVectors' = 'true'"
 
 
+def sql_string(value: str) -> str:
+    """`value` as a Spark SQL string literal (backslash is the escape character there)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _properties(stats_columns: str | None) -> str:
     stats = f", 'delta.dataSkippingStatsColumns' = '{stats_columns}'" if stats_columns else ""
     return f"TBLPROPERTIES ({_DELETION_VECTORS}{stats})"
