@@ -20,7 +20,7 @@ from benchmarks.cases import Case
 from order_tracking.config import StageConfig, Tables, TargetConfig
 from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
-from order_tracking.tables import ensure_stage_tables, ensure_target_tables
+from order_tracking.tables import ensure_stage_tables, ensure_target_tables, sql_string
 
 CATALOG = "spark_catalog"
 SEED_BATCH = "00000000T000000000000Z-seed"  # sorts before any real batch id
@@ -73,7 +73,7 @@ def run_pipeline_case(spark: SparkSession, case: Case) -> dict[str, float]:
     """Time the project's stage task and merge task on `case`."""
     schema = f"pipeline_{case.name}"
     location = os.path.join(case.work_dir, "pipeline", "db")
-    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.`{schema}` LOCATION '{location}'")
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.`{schema}` LOCATION {sql_string(location)}")
     stage_config, target_config = _configs(case, schema)
     try:
         ensure_stage_tables(spark, stage_config.tables)

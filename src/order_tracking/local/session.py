@@ -12,6 +12,8 @@ from importlib.metadata import version
 
 from pyspark.sql import SparkSession
 
+from order_tracking.tables import sql_string
+
 LOCAL_CATALOG = "spark_catalog"
 
 # Databricks filters a join's large side by the keys of its small side at run time (dynamic file pruning,
@@ -90,14 +92,16 @@ def local_spark(
 def register_local_tables(spark: SparkSession, warehouse: str, schema: str) -> None:
     """Create the local schema and re-register the Delta tables a previous process left in the warehouse."""
     location = os.path.join(os.path.abspath(warehouse), f"{schema}.db")
-    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {LOCAL_CATALOG}.`{schema}` LOCATION '{location}'")
+    # A path may hold a quote or a backslash (a Windows path, a user name like o'brien): quote it as a literal.
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {LOCAL_CATALOG}.`{schema}` LOCATION {sql_string(location)}")
     if not os.path.isdir(location):
         return
     for table in sorted(os.listdir(location)):
         path = os.path.join(location, table)
         _forget_uncreated(path)
         if os.path.isdir(os.path.join(path, "_delta_log")):
-            spark.sql(f"CREATE TABLE IF NOT EXISTS {LOCAL_CATALOG}.`{schema}`.`{table}` USING DELTA LOCATION '{path}'")
+            registered = f"{LOCAL_CATALOG}.`{schema}`.`{table}`"
+            spark.sql(f"CREATE TABLE IF NOT EXISTS {registered} USING DELTA LOCATION {sql_string(path)}")
 
 
 def _forget_uncreated(path: str) -> None:
