@@ -15,6 +15,7 @@ TIMINGS = (
     ("seed_stage_s", "seed stage"),
     ("seed_merge_s", "seed merge"),
     ("plain_csv_to_parquet_s", "plain CSV->parquet"),
+    ("plain_csv_to_delta_s", "plain CSV->Delta"),
     ("plain_full_rewrite_s", "plain full rewrite"),
     ("pyarrow_csv_s", "pyarrow CSV parse"),
     ("deltars_merge_s", "delta-rs merge"),
@@ -22,6 +23,8 @@ TIMINGS = (
 RATIOS = (
     ("pipeline stage / plain CSV->parquet", "pipeline_stage_s", "plain_csv_to_parquet_s"),
     ("seed stage / plain CSV->parquet", "seed_stage_s", "plain_csv_to_parquet_s"),
+    ("plain CSV->Delta / plain CSV->parquet", "plain_csv_to_delta_s", "plain_csv_to_parquet_s"),
+    ("pipeline stage / plain CSV->Delta", "pipeline_stage_s", "plain_csv_to_delta_s"),
     ("pipeline merge / full rewrite", "pipeline_merge_s", "plain_full_rewrite_s"),
     ("seed merge / full rewrite", "seed_merge_s", "plain_full_rewrite_s"),
     ("pipeline / seed (stage+merge)", "pipeline_total_s", "seed_total_s"),

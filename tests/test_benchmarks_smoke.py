@@ -49,6 +49,7 @@ def test_smoke_size_runs_every_baseline_and_writes_the_results(spark, tmp_path):
         "seed_stage_s",
         "seed_merge_s",
         "plain_csv_to_parquet_s",
+        "plain_csv_to_delta_s",
         "plain_full_rewrite_s",
         "pyarrow_csv_s",
         "deltars_merge_s",
@@ -66,3 +67,5 @@ def test_smoke_size_runs_every_baseline_and_writes_the_results(spark, tmp_path):
     expected = 6_000 + sum(int(k[3:]) > 6_000 for k in keys)
     assert spark.read.parquet(f"{case.work_dir}/plain_target_rewritten").count() == expected
     assert spark.read.format("delta").load(f"{case.work_dir}/deltars_target").count() == expected
+    batch_rows = sum(len(Path(path).read_text().splitlines()) - 1 for path in case.csv_files())
+    assert spark.read.format("delta").load(f"{case.work_dir}/plain_batch_delta").count() == batch_rows
