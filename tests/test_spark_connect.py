@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from order_tracking.local.session import RUNTIME_FILTERS, shared_settings
+
 HERE = Path(__file__).resolve().parent
+PARITY_SETTINGS = ("spark.sql.ansi.enabled", "spark.sql.session.timeZone", *RUNTIME_FILTERS)
 TARGET_COLUMNS = ["tracking_num", "order_id", "status", "status_ts", "carrier"]
 EXPECTED_TARGET = [
     ["000123456", "ORD-1001", "Delivered", "2026-11-02 11:05:00", "UPS"],
@@ -101,6 +104,7 @@ def run_job_over_connect(root: Path) -> dict:
             ],
             "archived": ws.archived(),
             "landing": sorted(p.name for p in ws.landing.iterdir()),
+            "settings": {key: spark.conf.get(key) for key in PARITY_SETTINGS},
             "seconds": {"server_start": round(ready - started, 1), "job": round(time.monotonic() - ready, 1)},
         }
     report["seconds"]["total"] = round(time.monotonic() - started, 1)
@@ -140,6 +144,8 @@ def test_the_job_runs_over_spark_connect_on_the_samples_then_a_file_of_updates(t
     ]
     assert report["archived"] == ["orders_2026-11-01.csv", "orders_2026-11-02.csv", "orders_2026-11-03.csv"]
     assert report["landing"] == []
+    # the server runs with the local session's settings: ANSI, UTC, the runtime filters
+    assert report["settings"] == {key: shared_settings("unused")[key] for key in PARITY_SETTINGS}
 
 
 if __name__ == "__main__":

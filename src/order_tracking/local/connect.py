@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pyspark import find_spark_home
 from pyspark.sql import SparkSession
 
+from order_tracking.local.session import cached_delta_jars, shared_settings
+
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 _CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"  # pyspark's switch that routes functions/DeltaTable to Connect
 
@@ -27,23 +29,21 @@ _CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"  # pyspark's switch that routes fun
 def server_settings(warehouse: str, port: int, *, shuffle_partitions: int = 1) -> dict[str, str]:
     """The same settings as `local_spark`, given to the server because static ones cannot be set by a client."""
     return {
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-        "spark.sql.warehouse.dir": warehouse,
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.ansi.enabled": "true",
-        "spark.sql.shuffle.partitions": str(shuffle_partitions),
-        "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),
-        "spark.ui.enabled": "false",
+        **shared_settings(warehouse, shuffle_partitions=shuffle_partitions),
         "spark.connect.grpc.binding.address": "127.0.0.1",
         "spark.connect.grpc.binding.port": str(port),
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -XX:+UseParallelGC",
     }
 
 
 def delta_package() -> str:
     """The Delta jar matching the installed delta-spark, as `configure_spark_with_delta_pip` picks it."""
     return f"io.delta:delta-spark_2.13:{importlib.metadata.version('delta-spark')}"
+
+
+def delta_arguments() -> list[str]:
+    """The jars an earlier start already fetched (no Ivy resolution), else the package for Ivy to fetch."""
+    jars = cached_delta_jars()
+    return ["--jars", ",".join(jars)] if jars else ["--packages", delta_package()]
 
 
 def _free_port() -> int:
@@ -92,8 +92,7 @@ class ConnectServer:
             "local[2]",
             "--driver-memory",
             driver_memory,
-            "--packages",
-            delta_package(),
+            *delta_arguments(),
         ]
         for key, value in server_settings(warehouse, port).items():
             command += ["--conf", f"{key}={value}"]

@@ -42,6 +42,24 @@ def cached_delta_jars() -> list[str] | None:
     return jars if len(jars) == 3 and all(os.path.isfile(j) for j in jars) else None
 
 
+def shared_settings(warehouse: str, *, shuffle_partitions: int = 1, short_runs: bool = True) -> dict[str, str]:
+    """What the local session and the local Spark Connect server both run with: Delta, UTC, ANSI on (as on
+    Databricks), UI off, few partitions, runtime filters; `short_runs` stops the JIT at C1 (see `local_spark`)."""
+    jit = " -XX:TieredStopAtLevel=1" if short_runs else ""
+    return {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.warehouse.dir": warehouse,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.ansi.enabled": "true",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),
+        "spark.ui.enabled": "false",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -XX:+UseParallelGC{jit}",
+        **RUNTIME_FILTERS,
+    }
+
+
 def local_spark(
     warehouse: str,
     *,
@@ -64,23 +82,13 @@ def local_spark(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     warehouse = os.path.abspath(warehouse)
     os.makedirs(warehouse, exist_ok=True)
-    jit = " -XX:TieredStopAtLevel=1" if short_runs else ""
     builder = (
         SparkSession.builder.master("local[2]")
         .appName(app_name)
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.sql.warehouse.dir", warehouse)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.ansi.enabled", "true")
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-        .config("spark.databricks.delta.snapshotPartitions", str(shuffle_partitions))
-        .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", driver_memory)
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse} -XX:+UseParallelGC{jit}")
     )
-    for key, value in RUNTIME_FILTERS.items():
+    for key, value in shared_settings(warehouse, shuffle_partitions=shuffle_partitions, short_runs=short_runs).items():
         builder = builder.config(key, value)
     jars = cached_delta_jars()
     builder = builder.config("spark.jars", ",".join(jars)) if jars else configure_spark_with_delta_pip(builder)
