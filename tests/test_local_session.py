@@ -7,7 +7,7 @@ import shutil
 
 from order_tracking.config import Tables
 from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
-from order_tracking.tables import ensure_target_tables
+from order_tracking.tables import create_table_sql, ensure_target_tables
 
 
 def test_tables_under_a_path_with_a_quote_and_a_backslash_are_created_and_registered_again(spark, tmp_path):
@@ -28,3 +28,15 @@ def test_tables_under_a_path_with_a_quote_and_a_backslash_are_created_and_regist
     ]
     location = spark.sql(f"DESCRIBE DETAIL {found.target}").first()["location"]
     assert location.endswith(f"o'brien\\warehouse/{second}.db/orders_target")
+
+
+def test_a_table_comment_keeps_its_quotes_and_backslashes(spark, tmp_path):
+    schema = f"commented{os.getpid()}"
+    register_local_tables(spark, str(tmp_path), schema)
+    table = Tables(LOCAL_CATALOG, schema).name("notes")
+    comment = "Ann's parcels \\ all of them"
+
+    spark.sql(create_table_sql(table, "a INT", comment))
+
+    described = {r["col_name"]: r["data_type"] for r in spark.sql(f"DESCRIBE TABLE EXTENDED {table}").collect()}
+    assert described["Comment"] == comment

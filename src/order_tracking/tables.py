@@ -85,9 +85,10 @@ TARGET_COLUMNS = """
 
 def create_table_sql(name: str, columns: str, comment: str, stats_columns: str | None = None) -> str:
     """CREATE TABLE IF NOT EXISTS with a declared schema; `stats_columns` limits data-skipping statistics."""
-    safe_comment = comment.replace("'", "")
     properties = _properties(stats_columns)
-    return f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()}) USING DELTA COMMENT '{safe_comment}' {properties}"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()}) USING DELTA COMMENT {sql_string(comment)} {properties}"
+    )
 
 
 def ensure_stage_tables(spark: SparkSession, tables: Tables) -> None:
