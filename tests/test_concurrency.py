@@ -70,7 +70,9 @@ def test_a_file_landing_while_the_run_waits_for_an_unsettled_one_is_loaded_and_m
 
 @pytest.mark.slow
 def test_two_runs_started_together_take_turns_and_load_nothing_twice(spark, tmp_path):
-    folders = JobFolders(tmp_path, schema=f"conc{os.getpid()}")
+    # A folder name with spaces and a quote, as a clone under "My Projects" has: the job's JVM options and the
+    # tables' SQL locations hold this path.
+    folders = JobFolders(tmp_path / "o'brien's order runs", schema=f"conc{os.getpid()}")
     folders.landing.mkdir(parents=True)
     for i in range(3):
         (folders.landing / f"orders_{i}.csv").write_text(_rows(f"T{i}-", 3), encoding="utf-8")

@@ -42,6 +42,12 @@ def cached_delta_jars() -> list[str] | None:
     return jars if len(jars) == 3 and all(os.path.isfile(j) for j in jars) else None
 
 
+def java_option_value(value: str) -> str:
+    """`value` quoted for spark.driver.extraJavaOptions, which Spark splits at whitespace as a shell would: a
+    path with a space (a clone under "My Projects") stays one option instead of stopping the JVM from starting."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def shared_settings(warehouse: str, *, shuffle_partitions: int = 1, short_runs: bool = True) -> dict[str, str]:
     """What the local session and the local Spark Connect server both run with: Delta, UTC, ANSI on (as on
     Databricks), UI off, few partitions, runtime filters; `short_runs` stops the JIT at C1 (see `local_spark`)."""
@@ -55,7 +61,7 @@ def shared_settings(warehouse: str, *, shuffle_partitions: int = 1, short_runs: 
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),
         "spark.ui.enabled": "false",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse} -XX:+UseParallelGC{jit}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={java_option_value(warehouse)} -XX:+UseParallelGC{jit}",
         **RUNTIME_FILTERS,
     }
 
