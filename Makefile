@@ -61,7 +61,7 @@ bench: check-prereqs $(STAMP)
 
 # Optional: builds the Databricks CLI (needs Go) so the `bundle validate` tests run instead of skipping.
 databricks-cli: $(STAMP)
-	scripts/install-databricks-cli.sh $(CURDIR)/$(VENV)/bin
+	scripts/install-databricks-cli.sh "$(CURDIR)/$(VENV)/bin"
 
 clean:
 	rm -rf $(LOCAL) .pytest_cache .ruff_cache
