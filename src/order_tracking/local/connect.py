@@ -7,7 +7,6 @@ against a separate server JVM is the local check that the package needs none of 
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import os
 import signal
 import socket
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pyspark import find_spark_home
 from pyspark.sql import SparkSession
 
-from order_tracking.local.session import cached_delta_jars, shared_settings
+from order_tracking.local.session import shared_settings
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 _CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"  # pyspark's switch that routes functions/DeltaTable to Connect
@@ -33,17 +32,6 @@ def server_settings(warehouse: str, port: int, *, shuffle_partitions: int = 1) -
         "spark.connect.grpc.binding.address": "127.0.0.1",
         "spark.connect.grpc.binding.port": str(port),
     }
-
-
-def delta_package() -> str:
-    """The Delta jar matching the installed delta-spark, as `configure_spark_with_delta_pip` picks it."""
-    return f"io.delta:delta-spark_2.13:{importlib.metadata.version('delta-spark')}"
-
-
-def delta_arguments() -> list[str]:
-    """The jars an earlier start already fetched (no Ivy resolution), else the package for Ivy to fetch."""
-    jars = cached_delta_jars()
-    return ["--jars", ",".join(jars)] if jars else ["--packages", delta_package()]
 
 
 def _free_port() -> int:
@@ -92,7 +80,6 @@ class ConnectServer:
             "local[2]",
             "--driver-memory",
             driver_memory,
-            *delta_arguments(),
         ]
         for key, value in server_settings(warehouse, port).items():
             command += ["--conf", f"{key}={value}"]

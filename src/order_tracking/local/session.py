@@ -42,6 +42,15 @@ def cached_delta_jars() -> list[str] | None:
     return jars if len(jars) == 3 and all(os.path.isfile(j) for j in jars) else None
 
 
+def delta_jar_settings() -> dict[str, str]:
+    """Where Spark finds Delta: the jars an earlier start already fetched, else the Maven package for Ivy to
+    fetch (the package `delta.configure_spark_with_delta_pip` names)."""
+    jars = cached_delta_jars()
+    if jars:
+        return {"spark.jars": ",".join(jars)}
+    return {"spark.jars.packages": f"io.delta:delta-spark_2.13:{version('delta-spark')}"}
+
+
 def java_option_value(value: str) -> str:
     """`value` quoted for spark.driver.extraJavaOptions, which Spark splits at whitespace as a shell would: a
     path with a space (a clone under "My Projects") stays one option instead of stopping the JVM from starting."""
@@ -50,7 +59,8 @@ def java_option_value(value: str) -> str:
 
 def shared_settings(warehouse: str, *, shuffle_partitions: int = 1, short_runs: bool = True) -> dict[str, str]:
     """What the local session and the local Spark Connect server both run with: Delta, UTC, ANSI on (as on
-    Databricks), UI off, few partitions, runtime filters; `short_runs` stops the JIT at C1 (see `local_spark`)."""
+    Databricks), UI off, few partitions, runtime filters, the Delta jars; `short_runs` stops the JIT at C1 (see
+    `local_spark`)."""
     jit = " -XX:TieredStopAtLevel=1" if short_runs else ""
     return {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -63,6 +73,7 @@ def shared_settings(warehouse: str, *, shuffle_partitions: int = 1, short_runs: 
         "spark.ui.enabled": "false",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={java_option_value(warehouse)} -XX:+UseParallelGC{jit}",
         **RUNTIME_FILTERS,
+        **delta_jar_settings(),
     }
 
 
@@ -81,8 +92,6 @@ def local_spark(
     `short_runs` (demo, tests, the CLI) stops the JIT at C1: on tiny data Spark spends its time compiling,
     and the demo's job ran in 38 s instead of 70 s; benchmarks and big loads pass False for C2's peak speed.
     """
-    from delta import configure_spark_with_delta_pip
-
     # Python workers (used by createDataFrame on local data) run in this interpreter, not whatever
     # `python3` is first on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -96,8 +105,6 @@ def local_spark(
     )
     for key, value in shared_settings(warehouse, shuffle_partitions=shuffle_partitions, short_runs=short_runs).items():
         builder = builder.config(key, value)
-    jars = cached_delta_jars()
-    builder = builder.config("spark.jars", ",".join(jars)) if jars else configure_spark_with_delta_pip(builder)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")  # local only: the notebooks never touch sparkContext
     return spark
