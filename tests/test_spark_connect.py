@@ -66,6 +66,7 @@ def run_job_over_connect(root: Path) -> dict:
     from order_tracking import merge
     from order_tracking.config import Tables
     from order_tracking.local.connect import local_connect_spark
+    from order_tracking.tables import sql_string
     from test_end_to_end import SAMPLES, UPDATES, run_once
 
     assert callable(merge._merge)
@@ -74,7 +75,8 @@ def run_job_over_connect(root: Path) -> dict:
     with local_connect_spark(str(root / "warehouse")) as spark:
         ready = time.monotonic()
         ws = Workspace(root, Tables("spark_catalog", "connect_e2e"))
-        spark.sql(f"CREATE SCHEMA IF NOT EXISTS spark_catalog.`{ws.tables.schema}` LOCATION '{root / 'db'}'")
+        location = sql_string(str(root / "db"))
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS spark_catalog.`{ws.tables.schema}` LOCATION {location}")
         ws.landing.mkdir(parents=True)
         for sample in sorted(SAMPLES.glob("*.csv")):
             shutil.copy(sample, ws.landing / sample.name)
