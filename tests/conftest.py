@@ -26,6 +26,15 @@ def spark(warehouse: Path):
 
     # The suite's session lives for minutes: the full JIT (C2) pays off there, unlike in one short CLI run.
     session = local_spark(str(warehouse), app_name="order-tracking-tests", short_runs=False)
+    # Interpreted expressions instead of generated code, for this session only. A job run on a few rows compiled
+    # about 150 classes (Janino) in a warm session, every run; one cause: a query with a new timestamp literal
+    # (_staged_at, _updated_at) is compiled again, because the literal is written into the generated source.
+    # On a few rows per test that costs more than it saves: test_merge.py took about 20% less CPU and wall time,
+    # the whole suite 7.5 instead of 10.5 minutes (benchmarks/README.md, "Session 5"). Code generation is still
+    # exercised by every test that runs the job in its own process (the CLI) or over Spark Connect, which start
+    # with the product's settings; results do not depend on the mode.
+    session.conf.set("spark.sql.codegen.wholeStage", "false")
+    session.conf.set("spark.sql.codegen.factoryMode", "NO_CODEGEN")
     yield session
     session.stop()
 
