@@ -18,18 +18,18 @@ from pyspark.sql import functions as F
 
 from benchmarks.cases import Case
 from order_tracking.config import StageConfig, Tables, TargetConfig
+from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
 from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
-from order_tracking.tables import ensure_stage_tables, ensure_target_tables, sql_string
+from order_tracking.tables import ensure_stage_tables, ensure_target_tables
 
-CATALOG = "spark_catalog"
 SEED_BATCH = "00000000T000000000000Z-seed"  # sorts before any real batch id
 SETTLED_AGE_S = 3600.0
 
 
 def _configs(case: Case, schema: str) -> tuple[StageConfig, TargetConfig]:
     root = os.path.join(case.work_dir, "pipeline")
-    tables = Tables(CATALOG, schema)
+    tables = Tables(LOCAL_CATALOG, schema)
     stage = StageConfig(
         tables=tables,
         landing_path=os.path.join(root, "landing"),
@@ -72,8 +72,7 @@ def land_batch(case: Case, landing_path: str) -> None:
 def run_pipeline_case(spark: SparkSession, case: Case) -> dict[str, float]:
     """Time the project's stage task and merge task on `case`."""
     schema = f"pipeline_{case.name}"
-    location = os.path.join(case.work_dir, "pipeline", "db")
-    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.`{schema}` LOCATION {sql_string(location)}")
+    create_local_schema(spark, schema, os.path.join(case.work_dir, "pipeline", "db"))
     stage_config, target_config = _configs(case, schema)
     try:
         ensure_stage_tables(spark, stage_config.tables)
@@ -88,7 +87,7 @@ def run_pipeline_case(spark: SparkSession, case: Case) -> dict[str, float]:
         merged = merge_pending(spark, target_config)
         merge_s = time.perf_counter() - began
     finally:
-        spark.sql(f"DROP SCHEMA IF EXISTS {CATALOG}.`{schema}` CASCADE")
+        spark.sql(f"DROP SCHEMA IF EXISTS {LOCAL_CATALOG}.`{schema}` CASCADE")
     return {
         "pipeline_stage_s": stage_s,
         "pipeline_merge_s": merge_s,

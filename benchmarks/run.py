@@ -17,7 +17,7 @@ from pyspark.sql import SparkSession
 from benchmarks import baselines, cases, report
 from benchmarks.measure import RssMonitor, machine_facts
 from benchmarks.pipeline_case import run_pipeline_case
-from order_tracking.tables import sql_string
+from order_tracking.local.session import create_local_schema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROWS_PER_SHUFFLE_PARTITION = 2_000_000
@@ -75,7 +75,7 @@ def run_case(spark: SparkSession, case: cases.Case, skip: Sequence[str], monitor
         "shuffle_partitions": partitions,
     }
     schema = f"bench_{case.name}"
-    spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{schema}` LOCATION {sql_string(os.path.join(case.work_dir, 'db'))}")
+    create_local_schema(spark, schema, os.path.join(case.work_dir, "db"))
     monitor.take_peaks()
     if "pipeline" not in skip:
         try:

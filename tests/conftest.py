@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from order_tracking.config import StageConfig, Tables, TargetConfig
-from order_tracking.tables import sql_string
+from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
 
 _schema_numbers = itertools.count()
 
@@ -92,8 +92,8 @@ class Workspace:
 def new_workspace(spark, root: Path) -> Workspace:
     """A fresh schema and empty volume folders under `root`."""
     schema = f"t{os.getpid()}_{next(_schema_numbers)}"
-    spark.sql(f"CREATE SCHEMA IF NOT EXISTS spark_catalog.`{schema}` LOCATION {sql_string(str(root / 'db'))}")
-    workspace = Workspace(root, Tables("spark_catalog", schema))
+    create_local_schema(spark, schema, str(root / "db"))
+    workspace = Workspace(root, Tables(LOCAL_CATALOG, schema))
     workspace.landing.mkdir(parents=True)
     return workspace
 

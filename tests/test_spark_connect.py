@@ -66,7 +66,7 @@ def run_job_over_connect(root: Path) -> dict:
     from order_tracking import merge
     from order_tracking.config import Tables
     from order_tracking.local.connect import local_connect_spark
-    from order_tracking.tables import sql_string
+    from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
     from test_end_to_end import SAMPLES, UPDATES, run_once
 
     assert callable(merge._merge)
@@ -74,9 +74,8 @@ def run_job_over_connect(root: Path) -> dict:
     started = time.monotonic()
     with local_connect_spark(str(root / "warehouse")) as spark:
         ready = time.monotonic()
-        ws = Workspace(root, Tables("spark_catalog", "connect_e2e"))
-        location = sql_string(str(root / "db"))
-        spark.sql(f"CREATE SCHEMA IF NOT EXISTS spark_catalog.`{ws.tables.schema}` LOCATION {location}")
+        ws = Workspace(root, Tables(LOCAL_CATALOG, "connect_e2e"))
+        create_local_schema(spark, ws.tables.schema, str(root / "db"))
         ws.landing.mkdir(parents=True)
         for sample in sorted(SAMPLES.glob("*.csv")):
             shutil.copy(sample, ws.landing / sample.name)

@@ -110,11 +110,16 @@ def local_spark(
     return spark
 
 
+def create_local_schema(spark: SparkSession, schema: str, location: str) -> None:
+    """Create `schema` in the local catalog with its tables under the folder `location`, unless it exists."""
+    # A path may hold a quote or a backslash (a Windows path, a user name like o'brien): quote it as a literal.
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {LOCAL_CATALOG}.`{schema}` LOCATION {sql_string(location)}")
+
+
 def register_local_tables(spark: SparkSession, warehouse: str, schema: str) -> None:
     """Create the local schema and re-register the Delta tables a previous process left in the warehouse."""
     location = os.path.join(os.path.abspath(warehouse), f"{schema}.db")
-    # A path may hold a quote or a backslash (a Windows path, a user name like o'brien): quote it as a literal.
-    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {LOCAL_CATALOG}.`{schema}` LOCATION {sql_string(location)}")
+    create_local_schema(spark, schema, location)
     if not os.path.isdir(location):
         return
     for table in sorted(os.listdir(location)):
