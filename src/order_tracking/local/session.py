@@ -57,11 +57,14 @@ def java_option_value(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def shared_settings(warehouse: str, *, shuffle_partitions: int = 1, short_runs: bool = True) -> dict[str, str]:
+def shared_settings(
+    warehouse: str, *, shuffle_partitions: int = 1, short_runs: bool = True, java_options: str = ""
+) -> dict[str, str]:
     """What the local session and the local Spark Connect server both run with: Delta, UTC, ANSI on (as on
     Databricks), UI off, few partitions, runtime filters, the Delta jars; `short_runs` stops the JIT at C1 (see
-    `local_spark`)."""
+    `local_spark`); `java_options` are more driver JVM options."""
     jit = " -XX:TieredStopAtLevel=1" if short_runs else ""
+    jit += f" {java_options}" if java_options else ""
     return {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -84,6 +87,7 @@ def local_spark(
     driver_memory: str = "2g",
     shuffle_partitions: int = 1,
     short_runs: bool = True,
+    java_options: str = "",
 ) -> SparkSession:
     """Start (or return) the local session: Delta, UTC, ANSI on (as on Databricks), UI off, few partitions.
 
@@ -103,7 +107,10 @@ def local_spark(
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", driver_memory)
     )
-    for key, value in shared_settings(warehouse, shuffle_partitions=shuffle_partitions, short_runs=short_runs).items():
+    settings = shared_settings(
+        warehouse, shuffle_partitions=shuffle_partitions, short_runs=short_runs, java_options=java_options
+    )
+    for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")  # local only: the notebooks never touch sparkContext
