@@ -14,7 +14,6 @@ from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
 
 _schema_numbers = itertools.count()
 
-
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("warehouse")
@@ -24,8 +23,16 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def spark(warehouse: Path):
     from order_tracking.local.session import local_spark
 
-    # The suite's session lives for minutes: the full JIT (C2) pays off there, unlike in one short CLI run.
-    session = local_spark(str(warehouse), app_name="order-tracking-tests", short_runs=False)
+    # The suite's session lives for minutes: the full JIT (C2) pays off there, unlike in one short CLI run. It
+    # compiles a method only after 4 times the usual number of calls: most of Spark's code runs a few times per
+    # query, and compiling it cost more CPU than it saved. test_merge.py alone: 86-95 CPU-s against 103-106,
+    # in about the same wall time; the suite (two workers, CPU-bound) 760 CPU-s against 832.
+    session = local_spark(
+        str(warehouse),
+        app_name="order-tracking-tests",
+        short_runs=False,
+        java_options="-XX:CompileThresholdScaling=4",
+    )
     # Interpreted expressions instead of generated code, for this session only. A job run on a few rows compiled
     # about 150 classes (Janino) in a warm session, every run; one cause: a query with a new timestamp literal
     # (_staged_at, _updated_at) is compiled again, because the literal is written into the generated source.
