@@ -7,9 +7,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 LOCAL  := .local
 # Test files run on this many workers, each with its own Spark session; a file stays on one worker (its
-# module fixtures are built once). 2 suits a 2-core laptop; each worker's JVM takes up to ~2.5 GiB.
+# module fixtures are built once). 2 suits a 2-core laptop; each worker's JVM takes up to ~2.5 GiB. Files go
+# out heaviest first, in the order tests/conftest.py gives them, not xdist's order by number of tests.
 TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: help install demo test test-fast test-thorough lint bench clean check-prereqs databricks-cli
 
