@@ -2,10 +2,11 @@
 the state of a run that never crashed: same target, nothing staged twice, every landed file archived or rejected
 with its reason, nothing left in landing, nothing lost.
 
-Every named step is crashed in this process (the checkpoint raises instead of killing: the same state is left on
-disk, since a checkpoint sits between Spark actions and file moves), through the bundle's job and both notebooks.
-Two scenarios SIGKILL the whole process group of a CLI run, one at a seeded random moment, which also covers a
-kill in the middle of a Delta write.
+One deployment is crashed at every named step in turn, in this process (the checkpoint raises instead of killing:
+the same state is left on disk, since a checkpoint sits between Spark actions and file moves), through the bundle's
+job and both notebooks: each rerun first recovers from the crash before it, then is crashed at the next step, as
+when a retried task fails again. Two scenarios SIGKILL the whole process group of a CLI run, one at a seeded random
+moment, which also covers a kill in the middle of a Delta write.
 """
 
 from __future__ import annotations
@@ -45,22 +46,28 @@ FIRST = {
     "a3 no time.csv": "order_id,tracking_num,status\nO4,K4,Created\nO3,K3,Shipped\n",
     "a4_rejected.csv": "tracking_num,order_id\nK9,O9\n",
 }
-# Landed after the crash, before the rerun: a failed run must not make the next batch skip anything.
+# Landed after a crash, before the rerun: a failed run must not make the next batch skip anything. b3.csv holds only
+# a late event, older than the status K1 already has: merged on its own, it must not win.
 SECOND = {
     "b1.csv": HEADER + "K1,O1,Delivered,2026-11-02T09:00:00Z,UPS\nK2,O2,Delivered,,DHL\nK5,O5,Created,,GLS\n"
     "K4,O4,Shipped,2026-11-01T07:00:00Z,\n",
+    "b2.csv": HEADER + "K3,O3,Delivered,2026-11-03T10:00:00Z,\nK7,O7,Created,,\nK8,O8,Shipped,not a time,\n",
+    "b3.csv": HEADER + "K1,O1,Created,2026-10-30T08:00:00Z,UPS\n",
 }
-NAMED_POINTS = [
-    # (point, CRASH_AFTER, files the crashed run leaves in landing)
-    ("stage.listed", None, 4),
-    ("stage.quarantine_written", None, 4),
-    ("stage.stage_written", None, 4),
-    ("stage.committed", None, 4),
-    ("stage.moved_one", 1, 2),
-    ("job.between_tasks", None, 0),
-    ("target.before_merge", None, 0),
-    ("target.merged", None, 0),
-    ("target.logged", None, 0),
+# Every named step, in the order a run reaches it. One deployment is crashed at each in turn; SECOND's files land
+# after the crashes named: while uncommitted rows are in stage, while a merge is in the target but not in the
+# merge log, and after the last crash, so the final rerun merges the late event alone.
+# (point, CRASH_AFTER, files the crash leaves in landing, SECOND's files landed after it)
+CRASH_CHAIN = [
+    ("stage.listed", None, 4, ()),
+    ("stage.stage_written", None, 4, ()),
+    ("stage.quarantine_written", None, 4, ("b1.csv",)),
+    ("stage.committed", None, 5, ()),
+    ("stage.moved_one", 1, 3, ()),
+    ("job.between_tasks", None, 0, ()),
+    ("target.before_merge", None, 0, ()),
+    ("target.merged", None, 0, ("b2.csv",)),
+    ("target.logged", None, 0, ("b3.csv",)),
 ]
 # Real SIGKILLs of the whole process group (Python driver and JVM, mid-write included), each in its own
 # subprocess: one at a named point whose rerun also goes through the CLI, one at a seeded random moment that
@@ -68,9 +75,12 @@ NAMED_POINTS = [
 KILLED_IN_SUBPROCESS = {"target.merged": ("target.merged", None, None), "random-13": (None, None, 13)}
 
 
-def land(folder: Path, files: dict[str, str], first_mtime: int) -> None:
+def land(folder: Path, files: dict[str, str], first_mtime: int, only: tuple[str, ...] | None = None) -> None:
+    """Write `files` (or `only` those), dated one second apart in name order from `first_mtime`."""
     folder.mkdir(parents=True, exist_ok=True)
     for offset, (name, text) in enumerate(sorted(files.items())):
+        if only is not None and name not in only:
+            continue
         path = folder / name
         path.write_text(text, encoding="utf-8")
         stamp = (first_mtime + offset) * 1_000_000_000
@@ -237,47 +247,48 @@ def _run_job_here(spark: SparkSession, folders: JobFolders):
     return run_local_job(spark, spec, parameters)
 
 
-def _kill_in_process(spark: SparkSession, root: Path, point: str, after: int | None) -> Crash:
-    """Run the job with its checkpoint at `point` raising instead of killing: the same files and tables are left
-    behind as by SIGKILL there, because a checkpoint sits between Spark actions and file moves."""
-    folders = JobFolders(root, schema=_schema_for(point))
-    land(folders.landing, FIRST, BASE_MTIME)
+def _crash_in_process(spark: SparkSession, folders: JobFolders, point: str, after: int | None) -> bool:
+    """Run the job with its checkpoint at `point` raising instead of killing; whether the run got there.
+
+    The same files and tables are left behind as by SIGKILL there, because a checkpoint sits between Spark
+    actions and file moves."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ORDER_TRACKING_CRASH_AT", point)
         patch.setenv("ORDER_TRACKING_CRASH_AFTER", str(after or 0))
         patch.setattr(faults, "_die", _raise_kill)
         patch.setattr(faults, "_passes", Counter())
-        killed = False
         try:
             _run_job_here(spark, folders)
         except SimulatedKill:
-            killed = True
-    crash = Crash(folders, killed, sorted(os.listdir(folders.landing)))
-    land(folders.landing, SECOND, BASE_MTIME + 100)
-    return crash
+            return True
+    return False
 
 
-def _rerun_and_snapshot(spark: SparkSession, crash: Crash) -> tuple[Tables, State]:
-    folders = crash.folders
+def _rerun_and_snapshot(
+    spark: SparkSession, folders: JobFolders, cli_rerun: JobResult | None = None
+) -> tuple[Tables, State]:
+    """Rerun the job here, or check the rerun a CLI process already made; then the state it left."""
     tables = Tables(LOCAL_CATALOG, folders.schema)
-    if crash.rerun is None:
+    if cli_rerun is None:
         run = _run_job_here(spark, folders)
         assert run.status == "succeeded", run.error
     else:
-        assert crash.rerun.returncode == 0, crash.rerun.stderr[-3000:]
+        assert cli_rerun.returncode == 0, cli_rerun.stderr[-3000:]
         register_local_tables(spark, str(folders.warehouse), folders.schema)
     return tables, snapshot(spark, tables, folders.landing, folders.archive, folders.rejected)
 
 
-@pytest.mark.parametrize(("point", "after", "left_in_landing"), NAMED_POINTS, ids=[p for p, _, _ in NAMED_POINTS])
-def test_a_rerun_after_a_crash_at_a_named_step_reaches_the_state_of_a_run_that_never_crashed(
-    spark, tmp_path, reference: State, point: str, after: int | None, left_in_landing: int
+def test_reruns_recover_from_a_crash_at_every_step_in_turn_and_reach_the_state_of_a_run_that_never_crashed(
+    spark, tmp_path, reference: State
 ):
-    crash = _kill_in_process(spark, tmp_path, point, after)
-    assert crash.killed, f"the run never reached {point}"
-    assert len(crash.landing_after_crash) == left_in_landing
+    folders = JobFolders(tmp_path, schema=_schema_for("chain"))
+    land(folders.landing, FIRST, BASE_MTIME)
+    for point, after, left_in_landing, then_landed in CRASH_CHAIN:
+        assert _crash_in_process(spark, folders, point, after), f"the run never reached {point}"
+        assert len(os.listdir(folders.landing)) == left_in_landing, f"landing after the crash at {point}"
+        land(folders.landing, SECOND, BASE_MTIME + 100, only=then_landed)
 
-    tables, state = _rerun_and_snapshot(spark, crash)
+    tables, state = _rerun_and_snapshot(spark, folders)
 
     assert state == reference
     assert_nothing_twice_and_all_merged(spark, tables)
@@ -291,7 +302,7 @@ def test_a_rerun_after_a_real_sigkill_reaches_the_same_state(
     print(f"\n{label}: killed={crash.killed}, landing after kill={crash.landing_after_crash}")
     assert crash.killed, f"rc={crash.result.returncode}\n{crash.result.stderr[-3000:]}"
 
-    tables, state = _rerun_and_snapshot(spark, crash)
+    tables, state = _rerun_and_snapshot(spark, crash.folders, crash.rerun)
 
     assert state == reference
     assert_nothing_twice_and_all_merged(spark, tables)
@@ -299,7 +310,7 @@ def test_a_rerun_after_a_real_sigkill_reaches_the_same_state(
 
 def test_a_second_rerun_changes_nothing(spark, reference: State, killed_in_subprocess: dict[str, Future]):
     crash = killed_in_subprocess["target.merged"].result()
-    tables, before = _rerun_and_snapshot(spark, crash)
+    tables, before = _rerun_and_snapshot(spark, crash.folders, crash.rerun)
     version = spark.sql(f"DESCRIBE HISTORY {tables.target} LIMIT 1").first()["version"]
 
     config = StageConfig(
