@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from pyspark.sql import functions as F
 
-from helpers_job import JobFolders, finish, run_job, start_job
+from helpers_job import REPO, JobFolders, finish, run_job, start_job
+from order_tracking.local.job import load_job, local_parameters
+from order_tracking.local.runner import job_lock
+from order_tracking.local.runner import run_job as run_local_job
 from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
 from order_tracking.stage import stage_new_files
 
@@ -68,8 +72,19 @@ def test_a_file_landing_while_the_run_waits_for_an_unsettled_one_is_loaded_and_m
     assert ws.archived() == loaded and os.listdir(ws.landing) == []
 
 
+def _run_here_when_free(spark, folders: JobFolders) -> dict:
+    """The bundle's job in this process and session, queued on the same lock as the CLI's runs (as `watch` runs)."""
+    spec = load_job(str(REPO))
+    parameters = local_parameters(
+        spec, str(folders.landing), str(folders.archive), str(folders.rejected), LOCAL_CATALOG, folders.schema, 0
+    )
+    with job_lock(str(folders.warehouse)):
+        register_local_tables(spark, str(folders.warehouse), folders.schema)
+        return run_local_job(spark, spec, parameters).as_dict()
+
+
 @pytest.mark.slow
-def test_two_runs_started_together_take_turns_and_load_nothing_twice(spark, tmp_path):
+def test_a_run_started_while_another_runs_waits_its_turn_and_nothing_is_loaded_twice(spark, tmp_path):
     # A folder name with spaces and a quote, as a clone under "My Projects" has: the job's JVM options and the
     # tables' SQL locations hold this path.
     folders = JobFolders(tmp_path / "o'brien's order runs", schema=f"conc{os.getpid()}")
@@ -77,17 +92,23 @@ def test_two_runs_started_together_take_turns_and_load_nothing_twice(spark, tmp_
     for i in range(3):
         (folders.landing / f"orders_{i}.csv").write_text(_rows(f"T{i}-", 3), encoding="utf-8")
 
-    runs = [start_job(folders), start_job(folders)]
-    results = [finish(run) for run in runs]
+    # Two processes, two JVMs on the same tables: a CLI run, and a run in this process started once the CLI run is
+    # in its stage task (its stage table exists), so without the lock both would stage the same files.
+    cli_run = start_job(folders)
+    deadline = time.monotonic() + 300
+    while not (folders.table_path("orders_stage") / "_delta_log").is_dir() and cli_run.poll() is None:
+        assert time.monotonic() < deadline, "the CLI run never reached its stage task"
+        time.sleep(0.02)
+    here = _run_here_when_free(spark, folders)
+    cli = finish(cli_run)
 
-    assert [r.returncode for r in results] == [0, 0], [r.stderr[-2000:] for r in results]
-    summaries = sorted((r.summary for r in results), key=lambda s: s["tasks"]["orders_stage"]["batch_id"])
+    assert (cli.returncode, here["status"]) == (0, "succeeded"), (cli.stderr[-2000:], here["error"])
+    summaries = sorted((cli.summary, here), key=lambda s: s["tasks"]["orders_stage"]["batch_id"])
     stages = [s["tasks"]["orders_stage"] for s in summaries]
     assert [s["files_staged"] for s in stages] == [3, 0]
     # The second run started its stage task only after the first had finished merging: a queue, not a race.
     assert stages[1]["batch_id"] > summaries[0]["tasks"]["orders_target"]["merge_id"]
 
-    register_local_tables(spark, str(folders.warehouse), folders.schema)
     stage = spark.table(f"{LOCAL_CATALOG}.{folders.schema}.orders_stage")
     assert stage.count() == 9
     assert Counter(tuple(r) for r in stage.select("_source_file", "_source_row").collect()).most_common(1)[0][1] == 1
