@@ -112,9 +112,13 @@ SECOND_RUN = (
 
 def csv_record_count(data: bytes) -> int:
     """Data records as Python's csv module reads them; blank and whitespace-only lines are not records."""
-    csv.field_size_limit(len(data) + 1)
-    text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
-    records = list(csv.reader(io.StringIO(text, newline="")))
+    # The limit is global to the process: put it back, or later tests on this worker (sniff) inherit it.
+    previous = csv.field_size_limit(len(data) + 1)
+    try:
+        text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+        records = list(csv.reader(io.StringIO(text, newline="")))
+    finally:
+        csv.field_size_limit(previous)
     return sum(1 for record in records[1:] if any(f.strip() for f in record))
 
 
