@@ -1,4 +1,5 @@
-"""Run the local job (`python -m order_tracking run`) in a subprocess, and read its Delta tables from the test process."""
+"""Run the local job (`python -m order_tracking run`) in a subprocess, or the same job in the test process, on one
+local deployment's folders."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from order_tracking.local.job import load_job, local_parameters
+from order_tracking.local.runner import JobRun
+from order_tracking.local.runner import run_job as run_local_job
+from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = ("orders_stage", "orders_quarantine", "orders_file_log", "orders_merge_log", "orders_target")
@@ -136,3 +142,13 @@ def _group_alive(group: int) -> bool:
 
 def run_job(folders: JobFolders, **kwargs) -> JobResult:
     return finish(start_job(folders, **kwargs))
+
+
+def run_job_here(spark, folders: JobFolders) -> JobRun:
+    """The bundle's job through the local runner and both notebooks, in this process and session (no CLI)."""
+    spec = load_job(str(REPO))
+    parameters = local_parameters(
+        spec, str(folders.landing), str(folders.archive), str(folders.rejected), LOCAL_CATALOG, folders.schema, 0
+    )
+    register_local_tables(spark, str(folders.warehouse), folders.schema)
+    return run_local_job(spark, spec, parameters)

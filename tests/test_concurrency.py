@@ -13,11 +13,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pyspark.sql import functions as F
 
-from helpers_job import REPO, JobFolders, finish, run_job, start_job
-from order_tracking.local.job import load_job, local_parameters
+from helpers_job import JobFolders, finish, run_job, run_job_here, start_job
 from order_tracking.local.runner import job_lock
-from order_tracking.local.runner import run_job as run_local_job
-from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
+from order_tracking.local.session import LOCAL_CATALOG
 from order_tracking.stage import stage_new_files
 
 HEADER = "tracking_num,order_id,status,status_ts\n"
@@ -74,13 +72,8 @@ def test_a_file_landing_while_the_run_waits_for_an_unsettled_one_is_loaded_and_m
 
 def _run_here_when_free(spark, folders: JobFolders) -> dict:
     """The bundle's job in this process and session, queued on the same lock as the CLI's runs (as `watch` runs)."""
-    spec = load_job(str(REPO))
-    parameters = local_parameters(
-        spec, str(folders.landing), str(folders.archive), str(folders.rejected), LOCAL_CATALOG, folders.schema, 0
-    )
     with job_lock(str(folders.warehouse)):
-        register_local_tables(spark, str(folders.warehouse), folders.schema)
-        return run_local_job(spark, spec, parameters).as_dict()
+        return run_job_here(spark, folders).as_dict()
 
 
 @pytest.mark.slow

@@ -25,11 +25,9 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from conftest import new_workspace
-from helpers_job import REPO, JobFolders, JobResult, finish, kill_hard, run_job, start_job
+from helpers_job import JobFolders, JobResult, finish, kill_hard, run_job, run_job_here, start_job
 from order_tracking import faults, moves
 from order_tracking.config import StageConfig, Tables, TargetConfig
-from order_tracking.local.job import load_job, local_parameters
-from order_tracking.local.runner import run_job as run_local_job
 from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
 from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
@@ -237,16 +235,6 @@ def _raise_kill() -> None:
     raise SimulatedKill
 
 
-def _run_job_here(spark: SparkSession, folders: JobFolders):
-    """The bundle's job through the local runner and both notebooks, in this process and session (no CLI)."""
-    spec = load_job(str(REPO))
-    parameters = local_parameters(
-        spec, str(folders.landing), str(folders.archive), str(folders.rejected), LOCAL_CATALOG, folders.schema, 0
-    )
-    register_local_tables(spark, str(folders.warehouse), folders.schema)
-    return run_local_job(spark, spec, parameters)
-
-
 def _crash_in_process(spark: SparkSession, folders: JobFolders, point: str, after: int | None) -> bool:
     """Run the job with its checkpoint at `point` raising instead of killing; whether the run got there.
 
@@ -258,7 +246,7 @@ def _crash_in_process(spark: SparkSession, folders: JobFolders, point: str, afte
         patch.setattr(faults, "_die", _raise_kill)
         patch.setattr(faults, "_passes", Counter())
         try:
-            _run_job_here(spark, folders)
+            run_job_here(spark, folders)
         except SimulatedKill:
             return True
     return False
@@ -270,7 +258,7 @@ def _rerun_and_snapshot(
     """Rerun the job here, or check the rerun a CLI process already made; then the state it left."""
     tables = Tables(LOCAL_CATALOG, folders.schema)
     if cli_rerun is None:
-        run = _run_job_here(spark, folders)
+        run = run_job_here(spark, folders)
         assert run.status == "succeeded", run.error
     else:
         assert cli_rerun.returncode == 0, cli_rerun.stderr[-3000:]
