@@ -63,8 +63,8 @@ def shared_settings(
     """What the local session and the local Spark Connect server both run with: Delta, UTC, ANSI on (as on
     Databricks), UI off, few partitions, runtime filters, the Delta jars; `short_runs` stops the JIT at C1 (see
     `local_spark`); `java_options` are more driver JVM options."""
-    jit = " -XX:TieredStopAtLevel=1" if short_runs else ""
-    jit += f" {java_options}" if java_options else ""
+    more_options = " -XX:TieredStopAtLevel=1" if short_runs else ""
+    more_options += f" {java_options}" if java_options else ""
     return {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -74,7 +74,7 @@ def shared_settings(
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),
         "spark.ui.enabled": "false",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={java_option_value(warehouse)} -XX:+UseParallelGC{jit}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={java_option_value(warehouse)} -XX:+UseParallelGC{more_options}",
         **RUNTIME_FILTERS,
         **delta_jar_settings(),
     }
