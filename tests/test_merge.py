@@ -130,18 +130,6 @@ def test_a_batch_that_changes_nothing_commits_no_version_and_is_logged_as_unchan
     assert (last["batch_id"], last["target_version"], last["rows_unchanged"]) == (fifth.batches[0], None, 1)
 
 
-def test_every_table_but_the_target_compacts_its_small_files(spark, scenario) -> None:
-    tables = scenario["ws"].tables
-
-    def auto_compact(table: str) -> str | None:
-        properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
-        return properties.get("delta.autoOptimize.autoCompact")
-
-    appended = (tables.stage, tables.quarantine, tables.file_log, tables.merge_log)
-    assert [auto_compact(table) for table in appended] == ["true"] * 4
-    assert auto_compact(tables.target) is None  # its layout is what the merge prunes by: OPTIMIZE it instead
-
-
 def test_a_new_optional_column_is_added_to_the_target(spark, scenario) -> None:
     assert scenario["after_2"]["NEWCOL"]["weight_kg"] == "1.5"
     assert scenario["after_2"]["INS"]["weight_kg"] is None

@@ -173,37 +173,6 @@ def test_rows_of_a_crash_before_the_commit_are_discarded_then_loaded_once(spark,
     assert spark.table(ws.tables.quarantine).count() == 1
 
 
-def test_a_crashed_attempt_compacted_into_one_file_with_committed_rows_is_still_discarded(spark, ws) -> None:
-    """Auto compaction runs right after a write, so a crashed attempt's rows can share a file with committed rows."""
-
-    def files_and_operations(table: str) -> tuple[int, set[str]]:
-        history = spark.sql(f"DESCRIBE HISTORY {table}").select("operation").collect()
-        return spark.sql(f"DESCRIBE DETAIL {table}").first()["numFiles"], {r.operation for r in history}
-
-    def crash_before_commit(point: str) -> None:
-        if point == "stage.quarantine_written":
-            raise RuntimeError("driver lost")
-
-    # Compact from 2 small files on, instead of Delta's 50, so that a few runs show it.
-    spark.conf.set("spark.databricks.delta.autoCompact.minNumFiles", "2")
-    try:
-        ws.drop("a.csv", HEADER + "A1,1,Created,\n,2,Created,\n")
-        stage_new_files(spark, ws.stage_config())
-        ws.drop("b.csv", HEADER + "B1,3,Created,\nnull,4,Created,\n")
-        with pytest.raises(RuntimeError):
-            stage_new_files(spark, ws.stage_config(), checkpoint=crash_before_commit)
-        after_crash = {table: files_and_operations(table) for table in (ws.tables.stage, ws.tables.quarantine)}
-        rerun = stage_new_files(spark, ws.stage_config())
-    finally:
-        spark.conf.unset("spark.databricks.delta.autoCompact.minNumFiles")
-
-    for table, (files, operations) in after_crash.items():
-        assert files == 1 and "OPTIMIZE" in operations, table  # b.csv's uncommitted rows share a.csv's file
-    assert (rerun.files_staged, rerun.rows_staged, rerun.rows_quarantined) == (1, 1, 1)
-    assert sorted(r.tracking_num for r in spark.table(ws.tables.stage).collect()) == ["A1", "B1"]
-    assert sorted(r._source_file for r in spark.table(ws.tables.quarantine).collect()) == ["a.csv", "b.csv"]
-
-
 def test_the_same_name_sent_again_with_new_content_is_loaded_and_archived_apart(spark, ws) -> None:
     ws.drop("daily.csv", HEADER + "D1,1,Created,\n")
     first = stage_new_files(spark, ws.stage_config())

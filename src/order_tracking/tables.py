@@ -10,17 +10,6 @@ from order_tracking.config import Tables
 # file, for data skipping) only on the columns queries filter by: collecting them for every column made the
 # stage write about a quarter slower. Databricks and Delta 4 honour both properties.
 _DELETION_VECTORS = "'delta.enableDeletionVectors' = 'true'"
-# A run that loads files appends small files to stage, the file log and (for bad rows) quarantine, a merge one to
-# the merge log, and every run queries these tables: with a file log of 1,258 files (a few months of hourly runs)
-# the file-log query took 1.84 s and the pending-batches query 2.19 s, against 0.74 s and 0.83 s once compacted
-# (benchmarks/README.md, session 7). Auto compaction rewrites a table's files under 64 MB into files of up to 128 MB
-# right after a commit, in the same task, once 50 of them exist (Delta's defaults); open-source Delta also does it
-# at a process's first write to the table, so each local CLI run (a new process) compacts the tables it writes:
-# 3.2 s more per run on average. That cost stays bounded (files over 64 MB are left alone); the cost of small files
-# grows with every run. Not on the target: its file layout (key ranges) is what the merge prunes by, and a target
-# bulk-loaded as 50 or more files under 64 MB would be rewritten whole by its first merge. Compact the target with
-# OPTIMIZE, or let Databricks' predictive optimization do it.
-_AUTO_COMPACT = "'delta.autoOptimize.autoCompact' = 'true'"
 
 
 def sql_string(value: str) -> str:
@@ -28,10 +17,9 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _properties(stats_columns: str | None, auto_compact: bool) -> str:
+def _properties(stats_columns: str | None) -> str:
     stats = f", 'delta.dataSkippingStatsColumns' = '{stats_columns}'" if stats_columns else ""
-    compact = f", {_AUTO_COMPACT}" if auto_compact else ""
-    return f"TBLPROPERTIES ({_DELETION_VECTORS}{stats}{compact})"
+    return f"TBLPROPERTIES ({_DELETION_VECTORS}{stats})"
 
 
 STAGE_COLUMNS = """
@@ -95,12 +83,9 @@ TARGET_COLUMNS = """
 """
 
 
-def create_table_sql(
-    name: str, columns: str, comment: str, stats_columns: str | None = None, *, auto_compact: bool = True
-) -> str:
-    """CREATE TABLE IF NOT EXISTS with a declared schema; `stats_columns` limits data-skipping statistics, and
-    `auto_compact` turns on Delta's auto compaction."""
-    properties = _properties(stats_columns, auto_compact)
+def create_table_sql(name: str, columns: str, comment: str, stats_columns: str | None = None) -> str:
+    """CREATE TABLE IF NOT EXISTS with a declared schema; `stats_columns` limits data-skipping statistics."""
+    properties = _properties(stats_columns)
     return (
         f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()}) USING DELTA COMMENT {sql_string(comment)} {properties}"
     )
@@ -125,6 +110,5 @@ def ensure_stage_tables(spark: SparkSession, tables: Tables) -> None:
 
 def ensure_target_tables(spark: SparkSession, tables: Tables) -> None:
     """Create the target task's tables if they are missing."""
-    target_comment = "Newest status per parcel (SCD type 1)"
-    spark.sql(create_table_sql(tables.target, TARGET_COLUMNS, target_comment, auto_compact=False))
+    spark.sql(create_table_sql(tables.target, TARGET_COLUMNS, "Newest status per parcel (SCD type 1)"))
     spark.sql(create_table_sql(tables.merge_log, MERGE_LOG_COLUMNS, "Stage batches merged into the target"))
