@@ -1,4 +1,8 @@
-"""Task 2 on real Spark + Delta. One scenario of four batches; each parcel key pins one behaviour."""
+"""Task 2 on real Spark + Delta. One scenario of five batches; each parcel key pins one behaviour.
+
+The scenario runs with the log-compaction threshold lowered to 3 files, so both logs are compacted along the way
+and every later run reads compacted logs.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from conftest import assert_rows, new_workspace
+from order_tracking.maintenance import data_files
 from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
 
@@ -35,15 +40,23 @@ def _target(spark, ws) -> dict[str, dict]:
     return {r.tracking_num: r.asDict() for r in spark.table(ws.tables.target).collect()}
 
 
+COMPACTION_THRESHOLD = 3
+
+
 @pytest.fixture(scope="module")
 def scenario(spark, tmp_path_factory):
-    ws = new_workspace(spark, tmp_path_factory.mktemp("merge"))
-    result = {"ws": ws}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("order_tracking.maintenance.LOG_COMPACTION_MIN_FILES", COMPACTION_THRESHOLD)
+        return _run_scenario(spark, new_workspace(spark, tmp_path_factory.mktemp("merge")))
+
+
+def _run_scenario(spark, ws) -> dict:
+    result = {"ws": ws, "stages": []}
 
     def land_and_stage(files: dict[str, str], age: float) -> None:
         for name, text in files.items():
             ws.drop(name, text, age_seconds=age)
-        stage_new_files(spark, ws.stage_config())
+        result["stages"].append(stage_new_files(spark, ws.stage_config()))
 
     land_and_stage(BATCH_1, age=7200)
     result["merge_1"] = merge_pending(spark, ws.target_config())
@@ -72,6 +85,12 @@ def scenario(spark, tmp_path_factory):
     result["merge_5"] = merge_pending(spark, ws.target_config())
     result["version_5"] = spark.sql(f"DESCRIBE HISTORY {ws.tables.target} LIMIT 1").first()["version"]
     result["merge_log"] = spark.table(ws.tables.merge_log).orderBy("batch_id").collect()
+    for log in ("file_log", "merge_log"):
+        table = getattr(ws.tables, log)
+        result[f"{log}_files"] = data_files(spark, table)
+        result[f"{log}_operations"] = [
+            r["operation"] for r in spark.sql(f"DESCRIBE HISTORY {table}").orderBy("version").collect()
+        ]
     return result
 
 
@@ -128,6 +147,20 @@ def test_a_batch_that_changes_nothing_commits_no_version_and_is_logged_as_unchan
     assert scenario["version_5"] == scenario["version_4"]
     last = scenario["merge_log"][-1]
     assert (last["batch_id"], last["target_version"], last["rows_unchanged"]) == (fifth.batches[0], None, 1)
+
+
+def test_each_log_append_writes_one_file_and_a_log_is_compacted_once_it_holds_the_threshold(scenario) -> None:
+    """File log: 2, 3, 1, 1 and 1 rows per commit; compacted at the third and fifth commit, 3 files each time.
+    Merge log: 1, 1, 2 and 1 rows per merge; compacted at the third. Every run after a compaction read the
+    compacted logs, and the scenario's other tests check what those runs did."""
+    assert [stage.file_log_files_compacted for stage in scenario["stages"]] == [None, None, 3, None, 3]
+    merges = [scenario[name].merge_log_files_compacted for name in ("merge_1", "merge_2", "merge_4", "merge_5")]
+    assert merges == [None, None, 3, None]
+    assert scenario["rerun"].merge_log_files_compacted is None  # nothing was pending: nothing logged
+    assert (scenario["file_log_files"], scenario["merge_log_files"]) == (1, 2)
+    create, *appends = scenario["file_log_operations"]
+    assert appends == ["WRITE"] * 3 + ["OPTIMIZE"] + ["WRITE"] * 2 + ["OPTIMIZE"]
+    assert scenario["merge_log_operations"][1:] == ["WRITE"] * 3 + ["OPTIMIZE", "WRITE"]
 
 
 def test_a_new_optional_column_is_added_to_the_target(spark, scenario) -> None:

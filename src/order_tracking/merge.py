@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from order_tracking import faults
 from order_tracking.config import Tables, TargetConfig
 from order_tracking.contract import BATCH_ID, EVENT_TIME, KEY, ORDER_COLUMNS
+from order_tracking.maintenance import compact_when_fragmented
 from order_tracking.tables import ensure_target_tables, sql_string
 from order_tracking.transforms import latest_per_key
 
@@ -33,6 +34,7 @@ class MergeSummary:
     rows_updated: int = 0
     rows_unchanged: int = 0
     target_version: int | None = None
+    merge_log_files_compacted: int | None = None  # data files the merge log held before this run compacted it
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -186,6 +188,7 @@ def _merge(spark: SparkSession, target: str, source: DataFrame, condition: str) 
 
 
 def _log_merge(spark: SparkSession, tables: Tables, summary: MergeSummary, merged_at: datetime) -> None:
+    """Record the merged batches in one append (one file: every run reads the whole log), then keep the log compact."""
     rows = [
         (
             batch,
@@ -199,6 +202,6 @@ def _log_merge(spark: SparkSession, tables: Tables, summary: MergeSummary, merge
         )
         for batch in summary.batches
     ]
-    spark.createDataFrame(rows, spark.table(tables.merge_log).schema).write.format("delta").mode("append").saveAsTable(
-        tables.merge_log
-    )
+    log = spark.createDataFrame(rows, spark.table(tables.merge_log).schema).coalesce(1)
+    log.write.format("delta").mode("append").saveAsTable(tables.merge_log)
+    summary.merge_log_files_compacted = compact_when_fragmented(spark, tables.merge_log)

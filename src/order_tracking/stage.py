@@ -23,6 +23,7 @@ from order_tracking import faults
 from order_tracking.config import StageConfig, Tables
 from order_tracking.contract import BATCH_ID, CONTRACT_COLUMNS, LINEAGE_COLUMNS, SOURCE_FILE, extra_columns
 from order_tracking.files import LandingFile, Listing, archive_folder, from_epoch_micros, list_landing, sniff
+from order_tracking.maintenance import compact_when_fragmented
 from order_tracking.moves import FilePlan, carry_out, plans_from_log
 from order_tracking.reading import Loadable, batch_id_for, read_landed_files
 from order_tracking.tables import ensure_stage_tables, sql_string
@@ -52,6 +53,7 @@ class StageSummary:
     rows_read: int = 0
     rows_staged: int = 0
     rows_quarantined: int = 0
+    file_log_files_compacted: int | None = None  # data files the file log held before this run compacted it
     files: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -135,6 +137,8 @@ def stage_new_files(
     if fresh:
         plans += _load_and_commit(spark, config, fresh, summary, started, checkpoint)
     carry_out(plans, checkpoint)
+    if fresh:  # only a commit adds a file to the log
+        summary.file_log_files_compacted = compact_when_fragmented(spark, config.tables.file_log)
     return summary
 
 
@@ -279,7 +283,8 @@ def _load_and_commit(
         summary.rows_staged += staged
         summary.rows_quarantined += quarantined
     summary.rows_read = summary.rows_staged + summary.rows_quarantined
-    log = spark.createDataFrame(log_rows, spark.table(config.tables.file_log).schema)
+    # One file per commit, not one per local partition: every run reads the whole log (see maintenance.py).
+    log = spark.createDataFrame(log_rows, spark.table(config.tables.file_log).schema).coalesce(1)
     log.write.format("delta").mode("append").saveAsTable(config.tables.file_log)
     checkpoint("stage.committed")
     return plans
