@@ -43,17 +43,16 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def spark(warehouse: Path):
-    from order_tracking.local.session import local_spark
+    from order_tracking.local.session import LONG_SESSION_JAVA_OPTIONS, local_spark
 
-    # The suite's session lives for minutes: the full JIT (C2) pays off there, unlike in one short CLI run. It
-    # compiles a method only after 4 times the usual number of calls: most of Spark's code runs a few times per
-    # query, and compiling it cost more CPU than it saved. test_merge.py alone: 86-95 CPU-s against 103-106,
-    # in about the same wall time; the suite (two workers, CPU-bound) 760 CPU-s against 832.
+    # The suite's session lives for minutes: the full JIT (C2) pays off there, unlike in one short CLI run, and
+    # compiling later cost less CPU: test_merge.py alone 86-95 CPU-s against 103-106 at the default threshold,
+    # in about the same wall time; the suite (two workers, CPU-bound) 760 CPU-s against 832 (session 6).
     session = local_spark(
         str(warehouse),
         app_name="order-tracking-tests",
         short_runs=False,
-        java_options="-XX:CompileThresholdScaling=4",
+        java_options=LONG_SESSION_JAVA_OPTIONS,
     )
     # Interpreted expressions instead of generated code, for this session only. A job run on a few rows compiled
     # about 150 classes (Janino) in a warm session, every run; one cause: a query with a new timestamp literal

@@ -6,6 +6,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from order_tracking.local.watch import Watcher, install_interrupt_handler
 
 
@@ -98,3 +100,27 @@ def test_ctrl_c_stops_the_watcher_after_the_run_in_progress(tmp_path: Path) -> N
         signal.signal(signal.SIGTERM, previous[1])
     assert finished == ["run completed"]
     assert watcher.stop.is_set()
+
+
+def test_watch_keeps_a_long_session_with_the_full_jit_while_one_run_stops_it_at_c1(tmp_path: Path, monkeypatch) -> None:
+    """`watch` runs the job for hours in one session: C2 compiling later made later runs twice as fast there
+    (benchmarks/README.md, session 8); one `run` is over before C2 pays off."""
+    from order_tracking import cli
+    from order_tracking.local import commands
+    from order_tracking.local.session import LONG_SESSION_JAVA_OPTIONS
+
+    class Started(Exception):
+        pass
+
+    settings = {}
+
+    def session_started(warehouse: str, **options) -> None:
+        settings[command] = options
+        raise Started
+
+    monkeypatch.setattr(commands, "local_spark", session_started)
+    folders = [f"--{name}={tmp_path / name}" for name in ("warehouse", "landing", "archive", "rejected")]
+    for command in ("watch", "run"):
+        with pytest.raises(Started):
+            getattr(commands, command)(cli.build_parser().parse_args([command, *folders]), cli.repo_root())
+    assert settings == {"watch": {"short_runs": False, "java_options": LONG_SESSION_JAVA_OPTIONS}, "run": {}}

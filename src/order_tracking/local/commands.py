@@ -9,7 +9,12 @@ import sys
 from order_tracking.cli import print_json_line
 from order_tracking.local.job import JobSpec, load_job, local_parameters
 from order_tracking.local.runner import JobLocked, JobRun, job_lock, run_job
-from order_tracking.local.session import LOCAL_CATALOG, local_spark, register_local_tables
+from order_tracking.local.session import (
+    LOCAL_CATALOG,
+    LONG_SESSION_JAVA_OPTIONS,
+    local_spark,
+    register_local_tables,
+)
 
 
 def _prepare(args: argparse.Namespace, root: str) -> tuple[JobSpec, dict[str, str]]:
@@ -85,7 +90,8 @@ def watch(args: argparse.Namespace, root: str) -> int:
     trigger = spec.trigger
     wait_after = args.wait_after_last_change
     min_between = args.min_time_between_triggers
-    spark = local_spark(args.warehouse)  # one warm session for every run
+    # One warm session for every run, for hours: the full JIT pays off there, unlike in one `run`.
+    spark = local_spark(args.warehouse, short_runs=False, java_options=LONG_SESSION_JAVA_OPTIONS)
     register_local_tables(spark, args.warehouse, args.schema)
 
     def one_run() -> JobRun:

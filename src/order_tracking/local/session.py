@@ -28,6 +28,12 @@ RUNTIME_FILTERS = {
 }
 _COMMIT = re.compile(r"\d{20}\.json")
 
+# For a session that runs the job again and again (`watch`, the test suite): the full JIT (C2), compiling a method
+# only after 4 times the usual number of calls, since most of Spark's code runs a few times per query and
+# compiling all of it costs more than it saves. Job runs of one small file each, one warm session per setting
+# (benchmarks/README.md, session 8): runs 11-20 took 6.9 s each with this, 13.7 s with C1 (`short_runs`).
+LONG_SESSION_JAVA_OPTIONS = "-XX:CompileThresholdScaling=4"
+
 
 def cached_delta_jars() -> list[str] | None:
     """The Delta jars an earlier start already fetched through Ivy, or None if any is missing.
@@ -93,8 +99,9 @@ def local_spark(
 
     No Hive metastore: tables are Delta folders under `warehouse`, registered again at start-up by
     `register_local_tables`, which is faster to start and leaves no metastore_db behind.
-    `short_runs` (demo, tests, the CLI) stops the JIT at C1: on tiny data Spark spends its time compiling,
-    and the demo's job ran in 38 s instead of 70 s; benchmarks and big loads pass False for C2's peak speed.
+    `short_runs` (the demo, one `run`) stops the JIT at C1: on tiny data Spark spends its time compiling,
+    and the demo's job ran in 38 s instead of 70 s. Long-lived sessions (`watch`, the tests) pass False with
+    LONG_SESSION_JAVA_OPTIONS, benchmarks and big loads False for C2's peak speed.
     """
     # Python workers (used by createDataFrame on local data) run in this interpreter, not whatever
     # `python3` is first on PATH.
