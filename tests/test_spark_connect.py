@@ -63,7 +63,7 @@ def run_job_over_connect(root: Path) -> dict:
     from pyspark.sql import functions as F
 
     from conftest import Workspace
-    from order_tracking import merge
+    from order_tracking import maintenance, merge
     from order_tracking.config import Tables
     from order_tracking.local.connect import local_connect_spark
     from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
@@ -71,6 +71,8 @@ def run_job_over_connect(root: Path) -> dict:
 
     assert callable(merge._merge)
     merge._merge = sql_merge  # the only stand-in; see sql_merge
+    # The second run compacts both logs, so DESCRIBE DETAIL and OPTIMIZE run over Connect too.
+    maintenance.LOG_COMPACTION_MIN_FILES = 2
     started = time.monotonic()
     with local_connect_spark(str(root / "warehouse")) as spark:
         ready = time.monotonic()
@@ -145,6 +147,14 @@ def test_the_job_runs_over_spark_connect_on_the_samples_then_a_file_of_updates(t
     ]
     assert report["archived"] == ["orders_2026-11-01.csv", "orders_2026-11-02.csv", "orders_2026-11-03.csv"]
     assert report["landing"] == []
+    compacted = [
+        (
+            run["tasks"]["orders_stage"]["file_log_files_compacted"],
+            run["tasks"]["orders_target"]["merge_log_files_compacted"],
+        )
+        for run in (first, second)
+    ]
+    assert compacted == [(None, None), (2, 2)]  # and the file log above was read after its compaction
     # the server runs with the local session's settings: ANSI, UTC, the runtime filters
     assert report["settings"] == {key: shared_settings("unused")[key] for key in PARITY_SETTINGS}
 

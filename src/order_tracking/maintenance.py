@@ -1,9 +1,10 @@
 """Keeping the two log tables small in files, so that the queries every run makes on them stay fast.
 
-Every run appends one small file to `orders_file_log` (task 1) and to `orders_merge_log` (task 2), and every run
-reads each log whole: the newest committed batch, the pending batches. Delta opens every data file of a table
-it reads in full, so without compaction each run would cost a little more than the one before: a file log of
-1,258 files took 1.84 s to query against 0.74 s after OPTIMIZE (benchmarks/README.md, session 7).
+Every run that loads files appends one small file to `orders_file_log` (task 1), every merge one to
+`orders_merge_log` (task 2), and every run reads each log whole: the newest committed batch, the pending
+batches. Delta opens every data file of a table it reads in full, so without compaction each run would cost a
+little more than the one before: a file log of 1,258 files took 1.84 s to query against 0.74 s after OPTIMIZE
+(benchmarks/README.md, session 7).
 
 The job compacts a log itself once it holds `LOG_COMPACTION_MIN_FILES` files. Delta's auto compaction would
 do it at every new process's first write locally, and predictive optimization is not on in every workspace.
@@ -24,15 +25,14 @@ def data_files(spark: SparkSession, table: str) -> int:
     return spark.sql(f"DESCRIBE DETAIL {table}").select("numFiles").first()[0]
 
 
-def compact_when_fragmented(spark: SparkSession, table: str, min_files: int | None = None) -> int | None:
-    """OPTIMIZE `table` once it holds `min_files` data files or more; the number it held, or None if it held fewer.
+def compact_when_fragmented(spark: SparkSession, table: str) -> int | None:
+    """OPTIMIZE `table` once it holds LOG_COMPACTION_MIN_FILES data files or more; the number it held, else None.
 
     Compaction commits a new version with the same rows, so a crash during it changes nothing. Reads by
     batch id keep working: every compacted file has the min/max statistics of the rows it holds.
     """
-    threshold = LOG_COMPACTION_MIN_FILES if min_files is None else min_files
     files = data_files(spark, table)
-    if files < threshold:
+    if files < LOG_COMPACTION_MIN_FILES:
         return None
     spark.sql(f"OPTIMIZE {table}")
     return files
