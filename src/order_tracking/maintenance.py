@@ -8,9 +8,10 @@ little more than the one before: a file log of 1,258 files took 1.84 s to query 
 
 The job compacts a log itself once it holds `LOG_COMPACTION_MIN_FILES` files. Delta's auto compaction would
 do it at every new process's first write locally, and predictive optimization is not on in every workspace.
-The logs hold one row per file or batch, so rewriting a whole log is cheap. Stage and quarantine are left
-alone: they hold every row ever loaded, the runs read them only by batch (data skipping prunes the other
-files), and OPTIMIZE would rewrite their whole history.
+The logs hold one row per file or batch, so rewriting a whole log is cheap. Stage, quarantine and the target are
+left alone: the runs read stage and quarantine only by batch and the target only by the batch's key range, where
+data skipping passes over the other files without opening them, and compacting them would write every row they
+hold once more.
 """
 
 from __future__ import annotations
