@@ -16,9 +16,18 @@ hold once more.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import SparkSession
 
 LOG_COMPACTION_MIN_FILES = 50
+
+
+def append_to_log(spark: SparkSession, table: str, rows: Sequence[tuple]) -> None:
+    """Append `rows` (in the log's column order) as one file: createDataFrame would spread a few rows over every
+    local partition, a file each."""
+    log = spark.createDataFrame(rows, spark.table(table).schema).coalesce(1)
+    log.write.format("delta").mode("append").saveAsTable(table)
 
 
 def data_files(spark: SparkSession, table: str) -> int:

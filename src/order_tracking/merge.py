@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from order_tracking import faults
 from order_tracking.config import Tables, TargetConfig
 from order_tracking.contract import BATCH_ID, EVENT_TIME, KEY, ORDER_COLUMNS
-from order_tracking.maintenance import compact_when_fragmented
+from order_tracking.maintenance import append_to_log, compact_when_fragmented
 from order_tracking.tables import ensure_target_tables, sql_string
 from order_tracking.transforms import latest_per_key
 
@@ -202,6 +202,5 @@ def _log_merge(spark: SparkSession, tables: Tables, summary: MergeSummary, merge
         )
         for batch in summary.batches
     ]
-    log = spark.createDataFrame(rows, spark.table(tables.merge_log).schema).coalesce(1)
-    log.write.format("delta").mode("append").saveAsTable(tables.merge_log)
+    append_to_log(spark, tables.merge_log, rows)
     summary.merge_log_files_compacted = compact_when_fragmented(spark, tables.merge_log)

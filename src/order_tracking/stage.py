@@ -23,7 +23,7 @@ from order_tracking import faults
 from order_tracking.config import StageConfig, Tables
 from order_tracking.contract import BATCH_ID, CONTRACT_COLUMNS, LINEAGE_COLUMNS, SOURCE_FILE, extra_columns
 from order_tracking.files import LandingFile, Listing, archive_folder, from_epoch_micros, list_landing, sniff
-from order_tracking.maintenance import compact_when_fragmented
+from order_tracking.maintenance import append_to_log, compact_when_fragmented
 from order_tracking.moves import FilePlan, carry_out, plans_from_log
 from order_tracking.reading import Loadable, batch_id_for, read_landed_files
 from order_tracking.tables import ensure_stage_tables, sql_string
@@ -283,8 +283,6 @@ def _load_and_commit(
         summary.rows_staged += staged
         summary.rows_quarantined += quarantined
     summary.rows_read = summary.rows_staged + summary.rows_quarantined
-    # One file per commit, not one per local partition: every run reads the whole log (see maintenance.py).
-    log = spark.createDataFrame(log_rows, spark.table(config.tables.file_log).schema).coalesce(1)
-    log.write.format("delta").mode("append").saveAsTable(config.tables.file_log)
+    append_to_log(spark, config.tables.file_log, log_rows)
     checkpoint("stage.committed")
     return plans
