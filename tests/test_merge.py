@@ -163,6 +163,21 @@ def test_each_log_append_writes_one_file_and_a_log_is_compacted_once_it_holds_th
     assert scenario["merge_log_operations"][1:] == ["WRITE"] * 3 + ["OPTIMIZE", "WRITE"]
 
 
+def test_only_the_target_has_deletion_vectors_and_its_merges_write_them(spark, scenario) -> None:
+    """The MERGE marks replaced rows instead of rewriting their files. The four other tables only gain files or lose
+    whole batches, and reading a table with the feature costs more even when no file has a deletion vector."""
+    tables = scenario["ws"].tables
+    merges = spark.sql(f"DESCRIBE HISTORY {tables.target}").filter("operation = 'MERGE'").collect()
+    assert sum(int(m.operationMetrics["numTargetDeletionVectorsAdded"]) for m in merges) > 0
+
+    def features(table: str) -> list[str]:
+        return spark.sql(f"DESCRIBE DETAIL {table}").first()["tableFeatures"] or []
+
+    assert "deletionVectors" in features(tables.target)
+    for table in (tables.stage, tables.quarantine, tables.file_log, tables.merge_log):
+        assert "deletionVectors" not in features(table), table
+
+
 def test_a_new_optional_column_is_added_to_the_target(spark, scenario) -> None:
     assert scenario["after_2"]["NEWCOL"]["weight_kg"] == "1.5"
     assert scenario["after_2"]["INS"]["weight_kg"] is None

@@ -216,7 +216,6 @@ def test_stage_tables_keep_statistics_only_on_the_columns_their_queries_filter_b
     ]:
         properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
         assert properties["delta.dataSkippingStatsColumns"] == columns
-        assert properties["delta.enableDeletionVectors"] == "true"
 
 
 def test_row_numbers_follow_the_file_when_spark_splits_it(spark, ws) -> None:

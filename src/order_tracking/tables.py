@@ -6,10 +6,14 @@ from pyspark.sql import SparkSession
 
 from order_tracking.config import Tables
 
-# Deletion vectors let MERGE and DELETE mark rows instead of rewriting whole files. Statistics (min/max per
-# file, for data skipping) only on the columns queries filter by: collecting them for every column made the
-# stage write about a quarter slower. Databricks and Delta 4 honour both properties.
-_DELETION_VECTORS = "'delta.enableDeletionVectors' = 'true'"
+# Deletion vectors let MERGE mark changed rows instead of rewriting whole files: only the target, the one table
+# with row-level changes, has them. The other four only ever gain files or lose whole batches, and locally a
+# read of a table with the feature costs more even when no file has a deletion vector (0.22 against 0.13 s on a
+# few rows): job runs on a few rows took 9-11% less time with them on the target only (benchmarks/README.md,
+# session 9). They are turned off explicitly, so that a workspace which enables them by default does not turn
+# them on either.
+# Statistics (min/max per file, for data skipping) only on the columns queries filter by: collecting them for
+# every column made the stage write about a quarter slower. Databricks and Delta 4 honour both properties.
 
 
 def sql_string(value: str) -> str:
@@ -17,9 +21,11 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _properties(stats_columns: str | None) -> str:
-    stats = f", 'delta.dataSkippingStatsColumns' = '{stats_columns}'" if stats_columns else ""
-    return f"TBLPROPERTIES ({_DELETION_VECTORS}{stats})"
+def _properties(stats_columns: str | None, deletion_vectors: bool) -> str:
+    properties = [f"'delta.enableDeletionVectors' = '{str(deletion_vectors).lower()}'"]
+    if stats_columns:
+        properties.append(f"'delta.dataSkippingStatsColumns' = '{stats_columns}'")
+    return f"TBLPROPERTIES ({', '.join(properties)})"
 
 
 STAGE_COLUMNS = """
@@ -83,9 +89,12 @@ TARGET_COLUMNS = """
 """
 
 
-def create_table_sql(name: str, columns: str, comment: str, stats_columns: str | None = None) -> str:
-    """CREATE TABLE IF NOT EXISTS with a declared schema; `stats_columns` limits data-skipping statistics."""
-    properties = _properties(stats_columns)
+def create_table_sql(
+    name: str, columns: str, comment: str, stats_columns: str | None = None, *, deletion_vectors: bool = False
+) -> str:
+    """CREATE TABLE IF NOT EXISTS with a declared schema; `stats_columns` limits data-skipping statistics,
+    `deletion_vectors` is for a table with row-level changes (the target)."""
+    properties = _properties(stats_columns, deletion_vectors)
     return (
         f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()}) USING DELTA COMMENT {sql_string(comment)} {properties}"
     )
@@ -110,5 +119,6 @@ def ensure_stage_tables(spark: SparkSession, tables: Tables) -> None:
 
 def ensure_target_tables(spark: SparkSession, tables: Tables) -> None:
     """Create the target task's tables if they are missing."""
-    spark.sql(create_table_sql(tables.target, TARGET_COLUMNS, "Newest status per parcel (SCD type 1)"))
+    target_comment = "Newest status per parcel (SCD type 1)"
+    spark.sql(create_table_sql(tables.target, TARGET_COLUMNS, target_comment, deletion_vectors=True))
     spark.sql(create_table_sql(tables.merge_log, MERGE_LOG_COLUMNS, "Stage batches merged into the target"))
