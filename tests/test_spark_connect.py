@@ -108,6 +108,7 @@ def run_job_over_connect(root: Path) -> dict:
             "archived": ws.archived(),
             "landing": sorted(p.name for p in ws.landing.iterdir()),
             "settings": {key: spark.conf.get(key) for key in PARITY_SETTINGS},
+            "jvm_time_zone": spark.sql("SELECT reflect('java.lang.System', 'getProperty', 'user.timezone')").first()[0],
             "seconds": {"server_start": round(ready - started, 1), "job": round(time.monotonic() - ready, 1)},
         }
     report["seconds"]["total"] = round(time.monotonic() - started, 1)
@@ -155,8 +156,9 @@ def test_the_job_runs_over_spark_connect_on_the_samples_then_a_file_of_updates(t
         for run in (first, second)
     ]
     assert compacted == [(None, None), (2, 2)]  # and the file log above was read after its compaction
-    # the server runs with the local session's settings: ANSI, UTC, the runtime filters
+    # the server runs with the local session's settings: ANSI, UTC (SQL and JVM), the runtime filters
     assert report["settings"] == {key: shared_settings("unused")[key] for key in PARITY_SETTINGS}
+    assert report["jvm_time_zone"] == "UTC"
 
 
 if __name__ == "__main__":

@@ -28,6 +28,12 @@ RUNTIME_FILTERS = {
 }
 _COMMIT = re.compile(r"\d{20}\.json")
 
+# The JVM's default time zone, whatever the machine's. Delta checks every commit of a JVM outside UTC with a full
+# state reconstruction (`allFilesInCrc.verificationMode.forceOnNonUTC`): with TZ=Europe/Berlin, job runs on a few
+# rows took 0.8 s longer to stage and 0.7 s longer to merge, 17% (benchmarks/README.md, session 9). SQL
+# already runs in UTC (spark.sql.session.timeZone), and Databricks' JVMs run in UTC too.
+JVM_TIME_ZONE = "-Duser.timezone=UTC"
+
 # For a session that runs the job again and again (`watch`, the test suite): the full JIT (C2), compiling a method
 # only after 4 times the usual number of calls, since most of Spark's code runs a few times per query and
 # compiling all of it costs more than it saves. Job runs of one small file each, one warm session per setting
@@ -66,7 +72,7 @@ def java_option_value(value: str) -> str:
 def shared_settings(
     warehouse: str, *, shuffle_partitions: int = 1, short_runs: bool = True, java_options: str = ""
 ) -> dict[str, str]:
-    """What the local session and the local Spark Connect server both run with: Delta, UTC, ANSI on (as on
+    """What the local session and the local Spark Connect server both run with: Delta, UTC (SQL and JVM), ANSI on (as on
     Databricks), UI off, few partitions, runtime filters, the Delta jars; `short_runs` stops the JIT at C1 (see
     `local_spark`); `java_options` are more driver JVM options."""
     more_options = " -XX:TieredStopAtLevel=1" if short_runs else ""
@@ -80,7 +86,8 @@ def shared_settings(
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
         "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),
         "spark.ui.enabled": "false",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={java_option_value(warehouse)} -XX:+UseParallelGC{more_options}",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={java_option_value(warehouse)} {JVM_TIME_ZONE} "
+        f"-XX:+UseParallelGC{more_options}",
         **RUNTIME_FILTERS,
         **delta_jar_settings(),
     }
