@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,13 @@ from order_tracking.config import StageConfig, Tables, TargetConfig
 from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
 
 _schema_numbers = itertools.count()
+
+# Laptops are rarely in UTC, CI machines usually are: the suite's Python side (and the processes it starts) runs
+# in a zone with a half-hour offset and summer time, so code or a test that assumes UTC fails here as it would on
+# a laptop. (A test compared a collected TIMESTAMP as text and failed only outside UTC.) Spark's SQL and JVM run in
+# UTC whatever this is (order_tracking.local.session).
+os.environ["TZ"] = "America/St_Johns"
+time.tzset()
 
 # Test files in order of the CPU they take alone, heaviest first (benchmarks/README.md, sessions 5 and 6); the Makefile
 # runs xdist with `--dist loadfile --no-loadscope-reorder`, so workers take files in this order and the suite
