@@ -44,6 +44,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its own order
 
 
+def jvm_time_zone(spark) -> str:
+    """The default time zone of the JVM behind `spark` (the test session's, or a Spark Connect server's)."""
+    return spark.sql("SELECT reflect('java.lang.System', 'getProperty', 'user.timezone')").first()[0]
+
+
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("warehouse")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
+from conftest import jvm_time_zone
 from order_tracking.config import Tables
 from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
 from order_tracking.tables import create_table_sql, ensure_target_tables
@@ -44,5 +45,4 @@ def test_a_table_comment_keeps_its_quotes_and_backslashes(spark, tmp_path):
 
 def test_the_jvm_runs_in_utc_whatever_the_machines_time_zone(spark):
     """Outside UTC, Delta checks every commit with a full state reconstruction: job runs about 17% slower."""
-    jvm_zone = spark.sql("SELECT reflect('java.lang.System', 'getProperty', 'user.timezone')").first()[0]
-    assert jvm_zone == "UTC"  # this machine's own zone is reported as Etc/UTC, a laptop's as Europe/Berlin
+    assert jvm_time_zone(spark) == "UTC"  # this machine's own zone is reported as Etc/UTC, a laptop's as Europe/Berlin

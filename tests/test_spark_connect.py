@@ -62,7 +62,7 @@ def run_job_over_connect(root: Path) -> dict:
     """Child process: the samples, then a file of updates, through both notebooks on a Connect session."""
     from pyspark.sql import functions as F
 
-    from conftest import Workspace
+    from conftest import Workspace, jvm_time_zone
     from order_tracking import maintenance, merge
     from order_tracking.config import Tables
     from order_tracking.local.connect import local_connect_spark
@@ -108,7 +108,7 @@ def run_job_over_connect(root: Path) -> dict:
             "archived": ws.archived(),
             "landing": sorted(p.name for p in ws.landing.iterdir()),
             "settings": {key: spark.conf.get(key) for key in PARITY_SETTINGS},
-            "jvm_time_zone": spark.sql("SELECT reflect('java.lang.System', 'getProperty', 'user.timezone')").first()[0],
+            "jvm_time_zone": jvm_time_zone(spark),
             "seconds": {"server_start": round(ready - started, 1), "job": round(time.monotonic() - ready, 1)},
         }
     report["seconds"]["total"] = round(time.monotonic() - started, 1)

@@ -31,7 +31,10 @@ def append_to_log(spark: SparkSession, table: str, rows: Sequence[tuple]) -> Non
 
 
 def data_files(spark: SparkSession, table: str) -> int:
-    """Data files in the table's current version: a metadata query, 50-80 ms in a warm local session."""
+    """Data files in the table's current version: a metadata query, 50-80 ms in a warm local session on a table
+    read since its last commit. Right after a commit (where the job calls it) the query first builds the new
+    snapshot, 0.3-0.5 s at CI size, which the next read of the table would pay otherwise (benchmarks/README.md,
+    session 9)."""
     return spark.sql(f"DESCRIBE DETAIL {table}").select("numFiles").first()[0]
 
 
