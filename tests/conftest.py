@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers_job import VolumeFolders
 from order_tracking.config import StageConfig, Tables, TargetConfig
 from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
 
@@ -81,23 +82,11 @@ def spark(warehouse: Path):
 
 
 @dataclass
-class Workspace:
+class Workspace(VolumeFolders):
     """One test's schema and volume folders."""
 
     root: Path
     tables: Tables
-
-    @property
-    def landing(self) -> Path:
-        return self.root / "incoming"
-
-    @property
-    def archive(self) -> Path:
-        return self.root / "archive"
-
-    @property
-    def rejected(self) -> Path:
-        return self.root / "rejected"
 
     def stage_config(self, **overrides) -> StageConfig:
         settings = dict(

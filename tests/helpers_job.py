@@ -21,16 +21,14 @@ REPO = Path(__file__).resolve().parents[1]
 TABLES = ("orders_stage", "orders_quarantine", "orders_file_log", "orders_merge_log", "orders_target")
 
 
-@dataclass(frozen=True)
-class JobFolders:
-    """One local deployment: volume folders, a warehouse and a schema, all under `root`."""
+class VolumeFolders:
+    """The volume's folders of one test deployment under `self.root`, named as in the bundle's volume."""
 
     root: Path
-    schema: str = "orders"
 
     @property
     def landing(self) -> Path:
-        return self.root / "landing"
+        return self.root / "incoming"
 
     @property
     def archive(self) -> Path:
@@ -39,6 +37,14 @@ class JobFolders:
     @property
     def rejected(self) -> Path:
         return self.root / "rejected"
+
+
+@dataclass(frozen=True)
+class JobFolders(VolumeFolders):
+    """One local deployment: volume folders, a warehouse and a schema, all under `root`."""
+
+    root: Path
+    schema: str = "orders"
 
     @property
     def warehouse(self) -> Path:
