@@ -220,6 +220,41 @@ def test_the_final_target_is_exactly_the_newest_row_per_parcel(spark, scenario) 
     )
 
 
+def test_the_logged_target_version_is_the_merges_even_when_another_writer_commits_right_after(
+    spark, ws, monkeypatch
+) -> None:
+    """Another session (an OPTIMIZE, Databricks' predictive optimization) may commit to the target between the MERGE
+    and the look-up of its version; the version reported and logged is still the MERGE's. Where the session's last
+    commit version is not available, the table's newest history entry gives it."""
+    with monkeypatch.context() as no_session_version:
+        no_session_version.setattr("order_tracking.merge.forget_last_commit_version", lambda spark: False)
+        ws.drop("a.csv", TS + "K1,1,Created,2026-11-01T08:00:00Z\n")
+        stage_new_files(spark, ws.stage_config())
+        first = merge_pending(spark, ws.target_config())
+    newest = spark.sql(f"DESCRIBE HISTORY {ws.tables.target} LIMIT 1").first()
+    assert (newest["operation"], first.target_version) == ("MERGE", newest["version"])
+
+    # The second run's file-log append and MERGE get the same version number (2): the session's last commit
+    # version must be the MERGE's, not the append's.
+    ws.drop("b.csv", TS + "K1,1,Shipped,2026-11-02T08:00:00Z\n")
+    stage_new_files(spark, ws.stage_config())
+    other_session = spark.newSession()
+
+    def another_writer_commits(point: str) -> None:
+        if point == "target.merged":
+            other_session.sql(f"ALTER TABLE {ws.tables.target} SET TBLPROPERTIES ('touched.by' = 'another writer')")
+
+    second = merge_pending(spark, ws.target_config(), checkpoint=another_writer_commits)
+
+    newest_first = spark.sql(f"DESCRIBE HISTORY {ws.tables.target}").orderBy(F.desc("version")).collect()
+    assert [entry["operation"] for entry in newest_first[:2]] == ["SET TBLPROPERTIES", "MERGE"]
+    merge_version = newest_first[1]["version"]
+    assert spark.sql(f"DESCRIBE HISTORY {ws.tables.file_log} LIMIT 1").first()["version"] == merge_version
+    assert second.target_version == merge_version
+    logged = spark.table(ws.tables.merge_log).orderBy("batch_id").select("target_version").collect()
+    assert [row[0] for row in logged] == [first.target_version, merge_version]
+
+
 def test_the_merge_reads_only_target_files_whose_keys_overlap_the_batch(spark, tmp_path) -> None:
     """The batch's key range prunes target files: a file of older parcels is never opened, even when it is gone.
 

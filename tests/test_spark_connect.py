@@ -71,6 +71,14 @@ def run_job_over_connect(root: Path) -> dict:
 
     assert callable(merge._merge)
     merge._merge = sql_merge  # the only stand-in; see sql_merge
+    # What the session's last commit version read after each MERGE: the target version must come from it here too.
+    read_after_merge, read_version = [], merge.last_commit_version
+
+    def recorded_version(spark):
+        read_after_merge.append(read_version(spark))
+        return read_after_merge[-1]
+
+    merge.last_commit_version = recorded_version
     # The second run compacts both logs, so DESCRIBE DETAIL and OPTIMIZE run over Connect too.
     maintenance.LOG_COMPACTION_MIN_FILES = 2
     started = time.monotonic()
@@ -109,6 +117,7 @@ def run_job_over_connect(root: Path) -> dict:
             "landing": sorted(p.name for p in ws.landing.iterdir()),
             "settings": {key: spark.conf.get(key) for key in PARITY_SETTINGS},
             "jvm_time_zone": jvm_time_zone(spark),
+            "read_after_merge": read_after_merge,
             "seconds": {"server_start": round(ready - started, 1), "job": round(time.monotonic() - ready, 1)},
         }
     report["seconds"]["total"] = round(time.monotonic() - started, 1)
@@ -156,6 +165,10 @@ def test_the_job_runs_over_spark_connect_on_the_samples_then_a_file_of_updates(t
         for run in (first, second)
     ]
     assert compacted == [(None, None), (2, 2)]  # and the file log above was read after its compaction
+    # each merge's target version was the session's last commit version, read over Connect right after the MERGE
+    versions = [run["tasks"]["orders_target"]["target_version"] for run in (first, second)]
+    assert versions == [1, 2]
+    assert report["read_after_merge"] == ["1", "2"]
     # the server runs with the local session's settings: ANSI, UTC (SQL and JVM), the runtime filters
     assert report["settings"] == {key: shared_settings("unused")[key] for key in PARITY_SETTINGS}
     assert report["jvm_time_zone"] == "UTC"

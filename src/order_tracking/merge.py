@@ -131,8 +131,39 @@ def merge_source(pending: DataFrame, profile: PendingProfile, updated_at: dateti
     return one_per_key.drop("_staged_at").withColumn(UPDATED_AT, F.lit(updated_at))
 
 
-def _merge_version(spark: SparkSession, target: str) -> int | None:
-    """Version of the MERGE just committed, or None if another writer committed since."""
+# Delta sets this session setting to the version of each commit the session makes, whatever the table.
+LAST_COMMIT_VERSION = "spark.databricks.delta.lastCommitVersionInSession"
+
+
+def forget_last_commit_version(spark: SparkSession) -> bool:
+    """Unset the session's last Delta commit version, so that a value read after the MERGE can only be the MERGE's
+    (the target's version and the previous commit's, on another table, are often the same number). False where the
+    platform does not allow it."""
+    try:
+        spark.conf.unset(LAST_COMMIT_VERSION)
+    except Exception:  # a platform may refuse the setting; the version then comes from the table's history
+        return False
+    return True
+
+
+def last_commit_version(spark: SparkSession) -> str | None:
+    """The session's last Delta commit version as Delta recorded it, or None where it is unset or cannot be read."""
+    try:
+        return spark.conf.get(LAST_COMMIT_VERSION, None)
+    except Exception:  # as above
+        return None
+
+
+def _merge_version(spark: SparkSession, target: str, forgotten_before_merge: bool) -> int | None:
+    """Version of the MERGE just committed.
+
+    Read from the session's last commit version, unset before the MERGE: exact whatever another writer (an
+    OPTIMIZE, predictive optimization) commits meanwhile, and no query. Where that is not available, the newest
+    history entry, if it is a MERGE, else None.
+    """
+    merged = last_commit_version(spark) if forgotten_before_merge else None
+    if merged is not None:
+        return int(merged)
     last = spark.sql(f"DESCRIBE HISTORY {target} LIMIT 1").select("version", "operation").first()
     return last["version"] if last["operation"] == "MERGE" else None
 
@@ -159,6 +190,7 @@ def merge_pending(
     profile = profile_pending(pending)
     source = merge_source(pending, profile, clock())
     checkpoint("target.before_merge")
+    forgotten = forget_last_commit_version(spark)
     changed = _merge(spark, tables.target, source, merge_condition((profile.first_key, profile.last_key)))
     checkpoint("target.merged")
     summary.source_rows = profile.keys
@@ -166,7 +198,7 @@ def merge_pending(
     summary.rows_unchanged = summary.source_rows - summary.rows_inserted - summary.rows_updated
     # A MERGE that changes nothing commits nothing, so it has no version.
     committed = summary.rows_inserted or summary.rows_updated
-    summary.target_version = _merge_version(spark, tables.target) if committed else None
+    summary.target_version = _merge_version(spark, tables.target, forgotten) if committed else None
     _log_merge(spark, tables, summary, clock())
     checkpoint("target.logged")
     return summary
