@@ -71,7 +71,7 @@ def run_job_over_connect(root: Path) -> dict:
 
     assert callable(merge._merge)
     merge._merge = sql_merge  # the only stand-in; see sql_merge
-    # What the session's last commit version read after each MERGE: the target version must come from it here too.
+    # Record the session's last commit version as read after each MERGE: the target version must come from it here too.
     read_after_merge, read_version = [], merge.last_commit_version
 
     def recorded_version(spark):
