@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+
+import pytest
 
 from conftest import jvm_time_zone
 from order_tracking.config import Tables
-from order_tracking.local.session import LOCAL_CATALOG, register_local_tables
+from order_tracking.local.session import (
+    LOCAL_CATALOG,
+    delta_jar_settings,
+    one_jar_fetch_at_a_time,
+    register_local_tables,
+)
 from order_tracking.tables import create_table_sql, ensure_target_tables
 
 
@@ -46,3 +58,108 @@ def test_a_table_comment_keeps_its_quotes_and_backslashes(spark, tmp_path):
 def test_the_jvm_runs_in_utc_whatever_the_machines_time_zone(spark):
     """Outside UTC, Delta checks every commit with a full state reconstruction: job runs about 17% slower."""
     assert jvm_time_zone(spark) == "UTC"  # this machine's own zone is reported as Etc/UTC, a laptop's as Europe/Berlin
+
+
+# What a first JVM start does in an Ivy folder, faked: fetch the Delta jars unless they are there. Two real fetches
+# into one folder at once fail ("problem during retrieve", "download failed"): three first `make test` runs out of
+# three on a fresh machine, with two workers (session 11). Here a second fetch at the same time fails as well.
+_FAKE_START = """
+import os, sys, time
+from importlib.metadata import version
+from order_tracking.local.session import delta_jar_settings, one_jar_fetch_at_a_time
+ivy_home, go = sys.argv[1], sys.argv[2]
+open(f"{go}.ready.{os.getpid()}", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.01)
+with one_jar_fetch_at_a_time(ivy_home):
+    if "spark.jars" in delta_jar_settings(ivy_home):
+        print("used the fetched jars")
+    else:
+        busy = os.open(os.path.join(ivy_home, "fetch-in-progress"), os.O_CREAT | os.O_EXCL)
+        time.sleep(1.0)
+        os.makedirs(os.path.join(ivy_home, "jars"), exist_ok=True)
+        delta = version("delta-spark")
+        for name in (f"io.delta_delta-spark_2.13-{delta}.jar", f"io.delta_delta-storage-{delta}.jar",
+                     "org.antlr_antlr4-runtime-4.13.1.jar"):
+            open(os.path.join(ivy_home, "jars", name), "w").close()
+        os.close(busy)
+        os.remove(os.path.join(ivy_home, "fetch-in-progress"))
+        print("fetched")
+"""
+
+
+def test_first_starts_fetch_the_delta_jars_one_at_a_time_and_the_later_one_uses_them(tmp_path):
+    ivy_home, go = tmp_path / "ivy", tmp_path / "go"
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FAKE_START, str(ivy_home), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("go.ready.*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # until both have imported the package and wait for the same instant
+    go.touch()
+    outcomes = [start.communicate(timeout=60) for start in starts]
+
+    assert [start.returncode for start in starts] == [0, 0], [err for _, err in outcomes]
+    assert sorted(out.strip() for out, _ in outcomes) == ["fetched", "used the fetched jars"]
+
+
+def test_starts_take_no_lock_once_the_jars_are_fetched(tmp_path):
+    ivy_home = tmp_path / "ivy"
+    (ivy_home / "jars").mkdir(parents=True)
+    delta = version("delta-spark")
+    for name in (
+        f"io.delta_delta-spark_2.13-{delta}.jar",
+        f"io.delta_delta-storage-{delta}.jar",
+        "org.antlr_antlr4-runtime-4.13.1.jar",
+    ):
+        (ivy_home / "jars" / name).touch()
+
+    with one_jar_fetch_at_a_time(str(ivy_home)):
+        assert delta_jar_settings(str(ivy_home))["spark.jars"].count(".jar") == 3
+    assert not any(ivy_home.glob(".*lock")), "a start with the jars in place waited for the fetch lock"
+
+
+class _JvmStarted(Exception):
+    pass
+
+
+def _record_jvm_starts_inside_the_fetch_lock(monkeypatch, module):
+    """Replace `module`'s fetch lock by one that records whether a JVM start happens while it is held."""
+    held, starts = [False], []
+
+    @contextlib.contextmanager
+    def recording_lock(*_args):
+        held[0] = True
+        try:
+            yield
+        finally:
+            held[0] = False
+
+    def jvm_start(*_args, **_kwargs):
+        starts.append(held[0])
+        raise _JvmStarted
+
+    monkeypatch.setattr(module, "one_jar_fetch_at_a_time", recording_lock)
+    return starts, jvm_start
+
+
+def test_the_local_session_and_the_connect_server_start_their_jvm_inside_the_fetch_lock(monkeypatch, tmp_path):
+    from order_tracking.local import connect, session
+
+    starts, jvm_start = _record_jvm_starts_inside_the_fetch_lock(monkeypatch, session)
+    monkeypatch.setattr(session.SparkSession.Builder, "getOrCreate", jvm_start)
+    with pytest.raises(_JvmStarted):
+        session.local_spark(str(tmp_path / "warehouse"))
+    assert starts == [True]
+
+    starts, jvm_start = _record_jvm_starts_inside_the_fetch_lock(monkeypatch, connect)
+    monkeypatch.setattr(connect.subprocess, "Popen", jvm_start)
+    with pytest.raises(_JvmStarted):
+        connect.ConnectServer.start(str(tmp_path / "warehouse"))
+    assert starts == [True]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pyspark import find_spark_home
 from pyspark.sql import SparkSession
 
-from order_tracking.local.session import shared_settings
+from order_tracking.local.session import one_jar_fetch_at_a_time, shared_settings
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 _CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"  # pyspark's switch that routes functions/DeltaTable to Connect
@@ -71,6 +71,15 @@ class ConnectServer:
         """Start the server and wait until it accepts connections; the log is kept beside the warehouse."""
         warehouse = os.path.abspath(warehouse)
         os.makedirs(warehouse, exist_ok=True)
+        # The server's spark-submit fetches Delta's jars on a fresh machine: one fetch at a time (session.py).
+        with one_jar_fetch_at_a_time():
+            server = cls._launch(warehouse, driver_memory)
+            server._wait_until_listening(timeout_seconds)
+        return server
+
+    @classmethod
+    def _launch(cls, warehouse: str, driver_memory: str) -> ConnectServer:
+        """Start the server's JVM (spark-submit) with the local session's settings, its log beside the warehouse."""
         port = _free_port()
         command = [
             os.path.join(find_spark_home._find_spark_home(), "bin", "spark-submit"),
@@ -97,9 +106,7 @@ class ConnectServer:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
-        server = cls(process, port, log_path)
-        server._wait_until_listening(timeout_seconds)
-        return server
+        return cls(process, port, log_path)
 
     def _wait_until_listening(self, timeout_seconds: float) -> None:
         deadline = time.monotonic() + timeout_seconds

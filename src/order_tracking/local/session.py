@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from importlib.metadata import version
 
 from pyspark.sql import SparkSession
@@ -41,26 +43,51 @@ JVM_TIME_ZONE = "-Duser.timezone=UTC"
 LONG_SESSION_JAVA_OPTIONS = "-XX:CompileThresholdScaling=4"
 
 
-def cached_delta_jars() -> list[str] | None:
+# Spark 4's default Ivy folder: where `spark.jars.packages` are fetched to, and where they stay for later starts.
+IVY_HOME = os.path.join(os.path.expanduser("~"), ".ivy2.5.2")
+
+
+def cached_delta_jars(ivy_home: str = IVY_HOME) -> list[str] | None:
     """The Delta jars an earlier start already fetched through Ivy, or None if any is missing.
 
     Handing them to Spark directly skips Ivy's dependency resolution, which every start pays otherwise.
     """
     delta = version("delta-spark")
-    folder = os.path.join(os.path.expanduser("~"), ".ivy2.5.2", "jars")  # Spark 4's default Ivy folder
+    folder = os.path.join(ivy_home, "jars")
     wanted = [f"io.delta_delta-spark_2.13-{delta}.jar", f"io.delta_delta-storage-{delta}.jar"]
     jars = [os.path.join(folder, name) for name in wanted]
     jars += glob.glob(os.path.join(folder, "org.antlr_antlr4-runtime-*.jar"))
     return jars if len(jars) == 3 and all(os.path.isfile(j) for j in jars) else None
 
 
-def delta_jar_settings() -> dict[str, str]:
+def delta_jar_settings(ivy_home: str = IVY_HOME) -> dict[str, str]:
     """Where Spark finds Delta: the jars an earlier start already fetched, else the Maven package for Ivy to
     fetch (the package `delta.configure_spark_with_delta_pip` names)."""
-    jars = cached_delta_jars()
+    jars = cached_delta_jars(ivy_home)
     if jars:
         return {"spark.jars": ",".join(jars)}
     return {"spark.jars.packages": f"io.delta:delta-spark_2.13:{version('delta-spark')}"}
+
+
+@contextlib.contextmanager
+def one_jar_fetch_at_a_time(ivy_home: str = IVY_HOME) -> Iterator[None]:
+    """Hold this around a JVM start, and build its settings inside: while the Delta jars are not yet fetched,
+    processes start one at a time, and the later ones find the jars the first one fetched.
+
+    Two Ivy fetches into one Ivy folder at once fail: on a fresh machine `make test` started its two test
+    workers together and one failed with "problem during retrieve ... FileNotFoundException" (session 11).
+    Once the jars are there, starts take no lock.
+    """
+    if cached_delta_jars(ivy_home):
+        yield
+        return
+    os.makedirs(ivy_home, exist_ok=True)
+    with open(os.path.join(ivy_home, ".order-tracking-jar-fetch.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def java_option_value(value: str) -> str:
@@ -121,12 +148,13 @@ def local_spark(
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", driver_memory)
     )
-    settings = shared_settings(
-        warehouse, shuffle_partitions=shuffle_partitions, short_runs=short_runs, java_options=java_options
-    )
-    for key, value in settings.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    with one_jar_fetch_at_a_time():
+        settings = shared_settings(
+            warehouse, shuffle_partitions=shuffle_partitions, short_runs=short_runs, java_options=java_options
+        )
+        for key, value in settings.items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")  # local only: the notebooks never touch sparkContext
     return spark
 
