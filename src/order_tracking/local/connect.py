@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pyspark import find_spark_home
 from pyspark.sql import SparkSession
 
+from order_tracking.local.prereqs import java_problem
 from order_tracking.local.session import one_jar_fetch_at_a_time, shared_settings
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -113,8 +114,11 @@ class ConnectServer:
         while not _listening(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
+                problem = java_problem()
                 raise RuntimeError(
-                    f"Spark Connect server did not start on port {self.port}; see {self.log_path}:\n" + self.log_tail()
+                    (f"{problem}\n" if problem else "")
+                    + f"Spark Connect server did not start on port {self.port}; see {self.log_path}:\n"
+                    + self.log_tail()
                 )
             time.sleep(0.5)
 

@@ -12,8 +12,10 @@ import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 
+from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
+from order_tracking.local.prereqs import java_problem
 from order_tracking.tables import sql_string
 
 LOCAL_CATALOG = "spark_catalog"
@@ -154,7 +156,13 @@ def local_spark(
         )
         for key, value in settings.items():
             builder = builder.config(key, value)
-        spark = builder.getOrCreate()
+        try:
+            spark = builder.getOrCreate()
+        except PySparkRuntimeError as error:  # e.g. JAVA_GATEWAY_EXITED, which does not say why
+            problem = java_problem()
+            if problem:
+                raise RuntimeError(problem) from error
+            raise
     spark.sparkContext.setLogLevel("ERROR")  # local only: the notebooks never touch sparkContext
     return spark
 
