@@ -33,7 +33,7 @@ def fake_java(tmp_path: Path, version_line: str) -> str:
 def test_missing_java_is_named(tmp_path: Path) -> None:
     result = check_prereqs(str(tmp_path / "no-such-java"))
     assert result.returncode != 0
-    assert "Java 17 or 21 is required" in result.stderr
+    assert "Java 17 to 21 is required" in result.stderr
 
 
 @pytest.mark.parametrize("line", ['openjdk version "11.0.2" 2019-01-15', 'java version "1.8.0_292"'])

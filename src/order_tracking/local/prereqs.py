@@ -30,11 +30,11 @@ def java_problem(java: str | None = None) -> str | None:
     """Why Spark 4.0 cannot run on `java` (default: the one Spark starts), or None if it can."""
     java = java or java_command()
     if shutil.which(java) is None:  # a bare name is looked up on PATH, a path is checked as it is
-        return f"Java {OLDEST_JAVA} or {NEWEST_JAVA} is required (Spark 4.0 runs on the JVM); no {java} was found."
+        return f"Java {OLDEST_JAVA} to {NEWEST_JAVA} is required (Spark 4.0 runs on the JVM); no {java} was found."
     try:
         shown = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as error:
-        return f"Java {OLDEST_JAVA} or {NEWEST_JAVA} is required; {java} -version failed: {error}"
+        return f"Java {OLDEST_JAVA} to {NEWEST_JAVA} is required; {java} -version failed: {error}"
     output = (shown.stderr or shown.stdout).strip()  # java -version writes to stderr
     first_line = output.splitlines()[0] if output else ""
     found = _VERSION.search(first_line)
@@ -42,7 +42,7 @@ def java_problem(java: str | None = None) -> str | None:
     if found:
         major = int(found.group(2)) if found.group(1) == "1" and found.group(2) else int(found.group(1))  # "1.8" is 8
     if major is None or major < OLDEST_JAVA:
-        return f"Java {OLDEST_JAVA} or {NEWEST_JAVA} is required (Spark 4.0), found: {first_line}"
+        return f"Java {OLDEST_JAVA} to {NEWEST_JAVA} is required (Spark 4.0), found: {first_line}"
     if major > NEWEST_JAVA:
         return (
             f"Java {major} is too new for Spark 4.0, which runs on Java {OLDEST_JAVA} to {NEWEST_JAVA} (on Java 25 it "
