@@ -57,9 +57,10 @@ def test_java_newer_than_21_is_refused_with_the_version_found(tmp_path: Path, li
     assert "too new for Spark 4.0" in result.stderr and f"Found: {line}" in result.stderr
 
 
-def test_a_local_start_that_fails_on_an_unsupported_java_names_it(tmp_path: Path, monkeypatch) -> None:
+def test_a_local_start_that_fails_on_an_unsupported_java_names_it(tmp_path: Path, monkeypatch, capsys) -> None:
     from pyspark.errors import PySparkRuntimeError
 
+    from order_tracking import cli
     from order_tracking.local import session
 
     def gateway_exited(*_args, **_kwargs):
@@ -71,6 +72,9 @@ def test_a_local_start_that_fails_on_an_unsupported_java_names_it(tmp_path: Path
     )
     with pytest.raises(RuntimeError, match="Java 25 is too new for Spark 4.0"):
         session.local_spark(str(tmp_path / "warehouse"))
+    # The CLI says it in one line and exits 2, as for any set-up problem.
+    assert cli.main(["run", "--warehouse", str(tmp_path / "warehouse"), "--landing", str(tmp_path / "in")]) == 2
+    assert capsys.readouterr().err.startswith("not started: Java 25 is too new for Spark 4.0")
 
     # On a supported Java the start's own error stays as it is.
     monkeypatch.setenv("JAVA_HOME", str(Path(fake_java(tmp_path, 'openjdk version "21" 2023-09-19')).parents[1]))

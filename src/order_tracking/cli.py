@@ -67,8 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_generate(argv[1:])
     args = build_parser().parse_args(argv)
     from order_tracking.local import commands
+    from order_tracking.local.prereqs import UnsupportedJava
 
-    return {"run": commands.run, "show": commands.show, "watch": commands.watch}[args.command](args, repo_root())
+    try:
+        return {"run": commands.run, "show": commands.show, "watch": commands.watch}[args.command](args, repo_root())
+    except UnsupportedJava as problem:  # a set-up problem, not a bug: say it in one line, no traceback
+        print(f"not started: {problem}", file=sys.stderr)
+        return 2
 
 
 def print_json_line(value: object) -> None:

@@ -17,6 +17,12 @@ import subprocess
 import sys
 
 OLDEST_JAVA, NEWEST_JAVA = 17, 21
+
+
+class UnsupportedJava(RuntimeError):
+    """Spark could not start, and the java it starts is missing or one Spark 4.0 does not run on."""
+
+
 _VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 

@@ -15,7 +15,7 @@ from importlib.metadata import version
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
-from order_tracking.local.prereqs import java_problem
+from order_tracking.local.prereqs import UnsupportedJava, java_problem
 from order_tracking.tables import sql_string
 
 LOCAL_CATALOG = "spark_catalog"
@@ -161,7 +161,7 @@ def local_spark(
         except PySparkRuntimeError as error:  # e.g. JAVA_GATEWAY_EXITED, which does not say why
             problem = java_problem()
             if problem:
-                raise RuntimeError(problem) from error
+                raise UnsupportedJava(problem) from error
             raise
     spark.sparkContext.setLogLevel("ERROR")  # local only: the notebooks never touch sparkContext
     return spark
