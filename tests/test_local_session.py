@@ -163,3 +163,37 @@ def test_the_local_session_and_the_connect_server_start_their_jvm_inside_the_fet
     with pytest.raises(_JvmStarted):
         connect.ConnectServer.start(str(tmp_path / "warehouse"))
     assert starts == [True]
+
+
+def test_a_spark_home_naming_another_spark_gives_way_to_the_installed_one(monkeypatch, tmp_path):
+    """A laptop's SPARK_HOME for a Spark installed by hand (here a stale path) made `make demo` fail with
+    "No such file or directory: .../bin/spark-submit"; a Spark 3.5 there cannot load Delta 4 either."""
+    import pyspark
+
+    from order_tracking.local import connect, session
+
+    installed = os.path.dirname(os.path.abspath(pyspark.__file__))
+    monkeypatch.setenv("SPARK_HOME", str(tmp_path / "spark-3.5.3-bin-hadoop3"))
+    started_with = []
+
+    def jvm_start(*_args, **_kwargs):
+        started_with.append(os.environ["SPARK_HOME"])
+        raise _JvmStarted
+
+    monkeypatch.setattr(session.SparkSession.Builder, "getOrCreate", jvm_start)
+    with pytest.warns(UserWarning, match="spark-3.5.3-bin-hadoop3 is ignored"), pytest.raises(_JvmStarted):
+        session.local_spark(str(tmp_path / "warehouse"))
+    assert started_with == [installed]
+
+    monkeypatch.setenv("SPARK_HOME", str(tmp_path / "spark-3.5.3-bin-hadoop3"))
+
+    def server_start(command, **_kwargs):
+        started_with.append(command[0])
+        raise _JvmStarted
+
+    monkeypatch.setattr(connect.subprocess, "Popen", server_start)
+    with pytest.warns(UserWarning), pytest.raises(_JvmStarted):
+        connect.ConnectServer.start(str(tmp_path / "warehouse"))
+    assert started_with[-1] == os.path.join(installed, "bin", "spark-submit")
+
+    assert session.use_the_installed_spark() is None  # SPARK_HOME now names the installed Spark: nothing to say

@@ -9,9 +9,11 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from collections.abc import Iterator
 from importlib.metadata import version
 
+import pyspark
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
@@ -92,6 +94,27 @@ def one_jar_fetch_at_a_time(ivy_home: str = IVY_HOME) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def use_the_installed_spark() -> str | None:
+    """Point SPARK_HOME at the Spark that comes with the installed pyspark; the value it had, if it named another.
+
+    PySpark starts `$SPARK_HOME/bin/spark-submit` whenever SPARK_HOME is set, and a data engineer's laptop often
+    sets it for a Spark installed by hand: a Spark 3.5 (Scala 2.12) cannot load Delta 4 for Scala 2.13, and a
+    stale path fails with "No such file or directory: .../bin/spark-submit" (session 11). The local tools run the
+    pinned pyspark 4.0.1, the Spark of Databricks Runtime 17.3 LTS, and nothing else.
+    """
+    installed = os.path.dirname(os.path.abspath(pyspark.__file__))
+    previous = os.environ.get("SPARK_HOME")
+    if previous is None or os.path.realpath(previous) == os.path.realpath(installed):
+        return None
+    os.environ["SPARK_HOME"] = installed  # also for the processes this one starts
+    warnings.warn(
+        f"SPARK_HOME={previous} is ignored: the local tools run the pinned pyspark {version('pyspark')} "
+        f"(SPARK_HOME={installed}).",
+        stacklevel=2,
+    )
+    return previous
+
+
 def java_option_value(value: str) -> str:
     """`value` quoted for spark.driver.extraJavaOptions, which Spark splits at whitespace as a shell would: a
     path with a space (a clone under "My Projects") stays one option instead of stopping the JVM from starting."""
@@ -142,6 +165,7 @@ def local_spark(
     # Python workers (used by createDataFrame on local data) run in this interpreter, not whatever
     # `python3` is first on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    use_the_installed_spark()
     warehouse = os.path.abspath(warehouse)
     os.makedirs(warehouse, exist_ok=True)
     builder = (
