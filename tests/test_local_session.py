@@ -167,23 +167,28 @@ def test_the_local_session_and_the_connect_server_start_their_jvm_inside_the_fet
 
 def test_a_spark_home_naming_another_spark_gives_way_to_the_installed_one(monkeypatch, tmp_path):
     """A laptop's SPARK_HOME for a Spark installed by hand (here a stale path) made `make demo` fail with
-    "No such file or directory: .../bin/spark-submit"; a Spark 3.5 there cannot load Delta 4 either."""
+    "No such file or directory: .../bin/spark-submit"; a Spark 3.5 there cannot load Delta 4 either. A
+    SPARK_REMOTE (Spark Connect, Databricks Connect) made every local start fail."""
     import pyspark
 
     from order_tracking.local import connect, session
 
     installed = os.path.dirname(os.path.abspath(pyspark.__file__))
     monkeypatch.setenv("SPARK_HOME", str(tmp_path / "spark-3.5.3-bin-hadoop3"))
+    monkeypatch.setenv("SPARK_REMOTE", "sc://workspace.example:443/;token=dapi-secret")
     started_with = []
 
     def jvm_start(*_args, **_kwargs):
-        started_with.append(os.environ["SPARK_HOME"])
+        started_with.append((os.environ["SPARK_HOME"], os.environ.get("SPARK_REMOTE")))
         raise _JvmStarted
 
     monkeypatch.setattr(session.SparkSession.Builder, "getOrCreate", jvm_start)
-    with pytest.warns(UserWarning, match="spark-3.5.3-bin-hadoop3 is ignored"), pytest.raises(_JvmStarted):
+    with pytest.warns(UserWarning) as warned, pytest.raises(_JvmStarted):
         session.local_spark(str(tmp_path / "warehouse"))
-    assert started_with == [installed]
+    assert started_with == [(installed, None)]
+    messages = " ".join(str(w.message) for w in warned)
+    assert "spark-3.5.3-bin-hadoop3 is ignored" in messages and "SPARK_REMOTE is ignored" in messages
+    assert "dapi-secret" not in messages
 
     monkeypatch.setenv("SPARK_HOME", str(tmp_path / "spark-3.5.3-bin-hadoop3"))
 
@@ -196,4 +201,4 @@ def test_a_spark_home_naming_another_spark_gives_way_to_the_installed_one(monkey
         connect.ConnectServer.start(str(tmp_path / "warehouse"))
     assert started_with[-1] == os.path.join(installed, "bin", "spark-submit")
 
-    assert session.use_the_installed_spark() is None  # SPARK_HOME now names the installed Spark: nothing to say
+    assert session.use_the_installed_spark() == []  # SPARK_HOME now names the installed Spark: nothing to say

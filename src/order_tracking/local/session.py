@@ -94,25 +94,33 @@ def one_jar_fetch_at_a_time(ivy_home: str = IVY_HOME) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def use_the_installed_spark() -> str | None:
-    """Point SPARK_HOME at the Spark that comes with the installed pyspark; the value it had, if it named another.
+def use_the_installed_spark() -> list[str]:
+    """Make this process (and those it starts) run the Spark that comes with the installed pyspark, locally; the
+    variables that said otherwise, each named in a warning.
 
-    PySpark starts `$SPARK_HOME/bin/spark-submit` whenever SPARK_HOME is set, and a data engineer's laptop often
-    sets it for a Spark installed by hand: a Spark 3.5 (Scala 2.12) cannot load Delta 4 for Scala 2.13, and a
-    stale path fails with "No such file or directory: .../bin/spark-submit" (session 11). The local tools run the
-    pinned pyspark 4.0.1, the Spark of Databricks Runtime 17.3 LTS, and nothing else.
+    - SPARK_HOME: PySpark starts `$SPARK_HOME/bin/spark-submit` whenever it is set, and a data engineer's laptop
+      often sets it for a Spark installed by hand. A Spark 3.5 (Scala 2.12) cannot load Delta 4 for Scala 2.13;
+      a stale path made `make demo` fail with "No such file or directory: .../bin/spark-submit" (session 11).
+    - SPARK_REMOTE: set for Spark Connect or Databricks Connect, it made every local start fail with
+      CANNOT_CONFIGURE_SPARK_CONNECT_MASTER.
+
+    The local tools run the pinned pyspark, the Spark of Databricks Runtime 17.3 LTS, and nothing else.
     """
     installed = os.path.dirname(os.path.abspath(pyspark.__file__))
-    previous = os.environ.get("SPARK_HOME")
-    if previous is None or os.path.realpath(previous) == os.path.realpath(installed):
-        return None
-    os.environ["SPARK_HOME"] = installed  # also for the processes this one starts
-    warnings.warn(
-        f"SPARK_HOME={previous} is ignored: the local tools run the pinned pyspark {version('pyspark')} "
-        f"(SPARK_HOME={installed}).",
-        stacklevel=2,
-    )
-    return previous
+    ignored = []
+    spark_home = os.environ.get("SPARK_HOME")
+    if spark_home is not None and os.path.realpath(spark_home) != os.path.realpath(installed):
+        os.environ["SPARK_HOME"] = installed
+        ignored.append(f"SPARK_HOME={spark_home}")
+    if os.environ.pop("SPARK_REMOTE", None) is not None:
+        ignored.append("SPARK_REMOTE")  # its value may hold a token: not repeated
+    for variable in ignored:
+        warnings.warn(
+            f"{variable} is ignored: the local tools run the pinned pyspark {version('pyspark')} locally "
+            f"(SPARK_HOME={installed}).",
+            stacklevel=2,
+        )
+    return ignored
 
 
 def java_option_value(value: str) -> str:
