@@ -43,7 +43,15 @@ def test_old_java_is_refused_with_the_version_found(tmp_path: Path, line: str) -
     assert "found: " + line in result.stderr
 
 
-@pytest.mark.parametrize("line", ['openjdk version "17.0.15" 2025-04-15', 'openjdk version "21" 2023-09-19'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        'openjdk version "17.0.15" 2025-04-15',
+        'openjdk version "21" 2023-09-19',
+        # JAVA_TOOL_OPTIONS (a proxy, a trust store) makes java print this line before its version
+        'Picked up JAVA_TOOL_OPTIONS: -Dhttps.proxyHost=proxy\nopenjdk version "17.0.15" 2025-04-15',
+    ],
+)
 def test_java_17_to_21_passes(tmp_path: Path, line: str) -> None:
     assert check_prereqs(fake_java(tmp_path, line)).returncode == 0
 

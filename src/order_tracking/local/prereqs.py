@@ -41,8 +41,9 @@ def java_problem(java: str | None = None) -> str | None:
         shown = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"Java {OLDEST_JAVA} to {NEWEST_JAVA} is required; {java} -version failed: {error}"
-    output = (shown.stderr or shown.stdout).strip()  # java -version writes to stderr
-    first_line = output.splitlines()[0] if output else ""
+    # java -version writes to stderr, after any "Picked up JAVA_TOOL_OPTIONS: ..." line: look at every line.
+    lines = (shown.stderr or shown.stdout).strip().splitlines()
+    first_line = next((line for line in lines if _VERSION.search(line)), lines[0] if lines else "")
     found = _VERSION.search(first_line)
     major = None
     if found:
