@@ -192,13 +192,60 @@ def test_a_spark_home_naming_another_spark_gives_way_to_the_installed_one(monkey
 
     monkeypatch.setenv("SPARK_HOME", str(tmp_path / "spark-3.5.3-bin-hadoop3"))
 
-    def server_start(command, **_kwargs):
+    def server_start(command, **kwargs):
         started_with.append(command[0])
+        started_with.append(kwargs["env"].get("LC_ALL"))
         raise _JvmStarted
+
+    monkeypatch.setenv("LC_ALL", "C")  # and the server's JVM gets a UTF-8 character type, as the session's does
 
     monkeypatch.setattr(connect.subprocess, "Popen", server_start)
     with pytest.warns(UserWarning), pytest.raises(_JvmStarted):
         connect.ConnectServer.start(str(tmp_path / "warehouse"))
-    assert started_with[-1] == os.path.join(installed, "bin", "spark-submit")
+    assert started_with[-2] == os.path.join(installed, "bin", "spark-submit")
+    assert started_with[-1] == ("C.UTF-8" if sys.platform.startswith("linux") else "C")
 
     assert session.use_the_installed_spark() == []  # SPARK_HOME now names the installed Spark: nothing to say
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"LC_ALL": "C"}, {"LC_ALL": "C.UTF-8"}),  # Docker images, some CI
+        ({}, {"LC_CTYPE": "C.UTF-8"}),
+        ({"LANG": "C"}, {"LANG": "C", "LC_CTYPE": "C.UTF-8"}),
+        ({"LC_CTYPE": "POSIX", "LANG": "en_US.UTF-8"}, {"LC_CTYPE": "C.UTF-8", "LANG": "en_US.UTF-8"}),
+        ({"LANG": "en_US.UTF-8"}, {"LANG": "en_US.UTF-8"}),
+        ({"LC_ALL": "de_DE.utf8"}, {"LC_ALL": "de_DE.utf8"}),
+    ],
+)
+def test_the_jvm_gets_a_utf8_character_type_for_file_names(monkeypatch, environment, expected):
+    """Under LC_ALL=C a landed `orders_ünïcødé_📦.csv` failed the whole stage run with PATH_NOT_FOUND: the JVM
+    encoded file names as ASCII (test_hostile_inputs.py passed under LC_ALL=C only with this)."""
+    from order_tracking.local import session
+
+    for variable in ("LC_ALL", "LC_CTYPE", "LANG"):
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in environment.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(session.sys, "platform", "linux")
+
+    session.utf8_file_names_for_the_jvm()
+
+    assert {v: os.environ[v] for v in ("LC_ALL", "LC_CTYPE", "LANG") if v in os.environ} == expected
+
+
+def test_a_local_start_under_the_posix_locale_gives_its_jvm_utf8(monkeypatch, tmp_path):
+    from order_tracking.local import session
+
+    monkeypatch.setenv("LC_ALL", "C")
+    seen = []
+
+    def jvm_start(*_args, **_kwargs):
+        seen.append(os.environ["LC_ALL"])
+        raise _JvmStarted
+
+    monkeypatch.setattr(session.SparkSession.Builder, "getOrCreate", jvm_start)
+    with pytest.raises(_JvmStarted):
+        session.local_spark(str(tmp_path / "warehouse"))
+    assert seen == (["C.UTF-8"] if sys.platform.startswith("linux") else ["C"])

@@ -123,6 +123,29 @@ def use_the_installed_spark() -> list[str]:
     return ignored
 
 
+def utf8_file_names_for_the_jvm() -> str | None:
+    """Give the JVMs this process starts a UTF-8 character type (LC_CTYPE), so they can open files whose names are
+    not ASCII; the variable set, or None where the locale already is UTF-8 (or on macOS, whose JVM always is).
+
+    Under the POSIX locale (LC_ALL=C, or no LANG: Docker images, some CI) the JVM encodes file names as ASCII: a
+    landed `orders_ünïcødé_📦.csv` made the whole stage run fail with PATH_NOT_FOUND (session 11), and
+    `-Dsun.jnu.encoding=UTF-8` is ignored. Python itself runs in UTF-8 mode there, so only the JVM needs it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    for variable in ("LC_ALL", "LC_CTYPE", "LANG"):  # the first one set decides, as in setlocale(3)
+        value = os.environ.get(variable)
+        if value:
+            break
+    else:
+        variable, value = "LC_CTYPE", ""
+    if value.lower().replace("-", "").endswith("utf8"):
+        return None
+    variable = "LC_ALL" if variable == "LC_ALL" else "LC_CTYPE"  # LC_ALL would override LC_CTYPE
+    os.environ[variable] = "C.UTF-8"
+    return variable
+
+
 def java_option_value(value: str) -> str:
     """`value` quoted for spark.driver.extraJavaOptions, which Spark splits at whitespace as a shell would: a
     path with a space (a clone under "My Projects") stays one option instead of stopping the JVM from starting."""
@@ -174,6 +197,7 @@ def local_spark(
     # `python3` is first on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     use_the_installed_spark()
+    utf8_file_names_for_the_jvm()
     warehouse = os.path.abspath(warehouse)
     os.makedirs(warehouse, exist_ok=True)
     builder = (
