@@ -129,8 +129,10 @@ class _JvmStarted(Exception):
     pass
 
 
-def _record_jvm_starts_inside_the_fetch_lock(monkeypatch, module):
-    """Replace `module`'s fetch lock by one that records whether a JVM start happens while it is held."""
+def _record_jvm_starts_inside_the_fetch_lock(monkeypatch):
+    """Replace the fetch lock by one that records whether a JVM start happens while it is held."""
+    from order_tracking.local import session
+
     held, starts = [False], []
 
     @contextlib.contextmanager
@@ -145,20 +147,20 @@ def _record_jvm_starts_inside_the_fetch_lock(monkeypatch, module):
         starts.append(held[0])
         raise _JvmStarted
 
-    monkeypatch.setattr(module, "one_jar_fetch_at_a_time", recording_lock)
+    monkeypatch.setattr(session, "one_jar_fetch_at_a_time", recording_lock)
     return starts, jvm_start
 
 
 def test_the_local_session_and_the_connect_server_start_their_jvm_inside_the_fetch_lock(monkeypatch, tmp_path):
     from order_tracking.local import connect, session
 
-    starts, jvm_start = _record_jvm_starts_inside_the_fetch_lock(monkeypatch, session)
+    starts, jvm_start = _record_jvm_starts_inside_the_fetch_lock(monkeypatch)
     monkeypatch.setattr(session.SparkSession.Builder, "getOrCreate", jvm_start)
     with pytest.raises(_JvmStarted):
         session.local_spark(str(tmp_path / "warehouse"))
     assert starts == [True]
 
-    starts, jvm_start = _record_jvm_starts_inside_the_fetch_lock(monkeypatch, connect)
+    starts, jvm_start = _record_jvm_starts_inside_the_fetch_lock(monkeypatch)
     monkeypatch.setattr(connect.subprocess, "Popen", jvm_start)
     with pytest.raises(_JvmStarted):
         connect.ConnectServer.start(str(tmp_path / "warehouse"))

@@ -20,12 +20,7 @@ from pyspark import find_spark_home
 from pyspark.sql import SparkSession
 
 from order_tracking.local.prereqs import java_problem
-from order_tracking.local.session import (
-    one_jar_fetch_at_a_time,
-    shared_settings,
-    use_the_installed_spark,
-    utf8_file_names_for_the_jvm,
-)
+from order_tracking.local.session import shared_settings, starting_a_local_jvm
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 _CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"  # pyspark's switch that routes functions/DeltaTable to Connect
@@ -77,10 +72,7 @@ class ConnectServer:
         """Start the server and wait until it accepts connections; the log is kept beside the warehouse."""
         warehouse = os.path.abspath(warehouse)
         os.makedirs(warehouse, exist_ok=True)
-        use_the_installed_spark()
-        utf8_file_names_for_the_jvm()
-        # The server's spark-submit fetches Delta's jars on a fresh machine: one fetch at a time (session.py).
-        with one_jar_fetch_at_a_time():
+        with starting_a_local_jvm():  # its spark-submit may fetch Delta's jars, and reads SPARK_HOME and the locale
             server = cls._launch(warehouse, driver_memory)
             server._wait_until_listening(timeout_seconds)
         return server

@@ -43,17 +43,17 @@ def java_problem(java: str | None = None) -> str | None:
         return f"Java {OLDEST_JAVA} to {NEWEST_JAVA} is required; {java} -version failed: {error}"
     # java -version writes to stderr, after any "Picked up JAVA_TOOL_OPTIONS: ..." line: look at every line.
     lines = (shown.stderr or shown.stdout).strip().splitlines()
-    first_line = next((line for line in lines if _VERSION.search(line)), lines[0] if lines else "")
-    found = _VERSION.search(first_line)
+    version_line = next((line for line in lines if _VERSION.search(line)), lines[0] if lines else "")
+    found = _VERSION.search(version_line)
     major = None
     if found:
         major = int(found.group(2)) if found.group(1) == "1" and found.group(2) else int(found.group(1))  # "1.8" is 8
     if major is None or major < OLDEST_JAVA:
-        return f"Java {OLDEST_JAVA} to {NEWEST_JAVA} is required (Spark 4.0), found: {first_line}"
+        return f"Java {OLDEST_JAVA} to {NEWEST_JAVA} is required (Spark 4.0), found: {version_line}"
     if major > NEWEST_JAVA:
         return (
             f"Java {major} is too new for Spark 4.0, which runs on Java {OLDEST_JAVA} to {NEWEST_JAVA} (on Java 25 it "
-            f"stops at start-up: getSubject is not supported). Found: {first_line}. Point JAVA_HOME at a JDK "
+            f"stops at start-up: getSubject is not supported). Found: {version_line}. Point JAVA_HOME at a JDK "
             f"{OLDEST_JAVA} or {NEWEST_JAVA}."
         )
     return None

@@ -146,6 +146,17 @@ def utf8_file_names_for_the_jvm() -> str | None:
     return variable
 
 
+@contextlib.contextmanager
+def starting_a_local_jvm() -> Iterator[None]:
+    """Hold this around every local JVM start (the session's, the Connect server's), and build its settings inside:
+    the pinned pyspark's own Spark (`use_the_installed_spark`), UTF-8 file names (`utf8_file_names_for_the_jvm`),
+    and one Delta jar fetch at a time (`one_jar_fetch_at_a_time`)."""
+    use_the_installed_spark()
+    utf8_file_names_for_the_jvm()
+    with one_jar_fetch_at_a_time():
+        yield
+
+
 def java_option_value(value: str) -> str:
     """`value` quoted for spark.driver.extraJavaOptions, which Spark splits at whitespace as a shell would: a
     path with a space (a clone under "My Projects") stays one option instead of stopping the JVM from starting."""
@@ -196,17 +207,15 @@ def local_spark(
     # Python workers (used by createDataFrame on local data) run in this interpreter, not whatever
     # `python3` is first on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    use_the_installed_spark()
-    utf8_file_names_for_the_jvm()
     warehouse = os.path.abspath(warehouse)
     os.makedirs(warehouse, exist_ok=True)
-    builder = (
-        SparkSession.builder.master("local[2]")
-        .appName(app_name)
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", driver_memory)
-    )
-    with one_jar_fetch_at_a_time():
+    with starting_a_local_jvm():  # before the builder: `master` refuses to be set beside a SPARK_REMOTE
+        builder = (
+            SparkSession.builder.master("local[2]")
+            .appName(app_name)
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.memory", driver_memory)
+        )
         settings = shared_settings(
             warehouse, shuffle_partitions=shuffle_partitions, short_runs=short_runs, java_options=java_options
         )
