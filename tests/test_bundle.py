@@ -76,6 +76,29 @@ def test_the_typed_check_rejects_a_broken_job(mutate):
         Job.from_dict(broken)
 
 
+def _target_overrides() -> list[tuple[str, str, str, dict[str, Any]]]:
+    targets = yaml.safe_load(_read(os.path.join(ROOT, "databricks.yml")))["targets"]
+    return [
+        (target, kind, key, override)
+        for target, settings in targets.items()
+        for kind, items in ((settings or {}).get("resources") or {}).items()
+        for key, override in items.items()
+    ]
+
+
+@pytest.mark.parametrize(("target", "kind", "key", "override"), _target_overrides())
+def test_every_target_override_passes_the_typed_bundle_schema(target, kind, key, override):
+    base = next(d for k, name, d in _resources() if (k, name) == (kind, key))
+    TYPED[kind].from_dict({**copy.deepcopy(base), **copy.deepcopy(override)})
+
+
+def test_prod_guards_the_schema_and_volume_against_destroy_and_dev_does_not():
+    guarded = {(t, kind, key) for t, kind, key, o in _target_overrides() if o["lifecycle"]["prevent_destroy"] is True}
+    assert guarded == {("prod", "schemas", "orders_schema"), ("prod", "volumes", "landing")}
+    with pytest.raises(ValueError):
+        Schema.from_dict({"catalog_name": "c", "name": "s", "lifecycle": {"prevent_destroyed": True}})
+
+
 def test_the_typed_check_rejects_a_bad_volume_type():
     volume = next(d for kind, _, d in _resources() if kind == "volumes")
     with pytest.raises(ValueError):
