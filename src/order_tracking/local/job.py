@@ -84,15 +84,14 @@ def _variable_values(config: Mapping[str, Any], target: str, overrides: Mapping[
 
 
 def _refuse_resource_overrides(target: str, overrides: Mapping[str, Any]) -> None:
-    """Target-level resource overrides merge by rules (tasks by task_key, ...) this loader does not reproduce;
-    refusing is better than running something other than what would be deployed. Only `lifecycle` (what deploy
-    and destroy may do to a resource) is let through: it changes nothing the local job runs."""
+    """Refuse target overrides of resources, except `lifecycle`, which changes nothing the local job runs.
+
+    They merge by rules (tasks by task_key, ...) this loader does not reproduce, and running something other
+    than what would be deployed is worse than refusing."""
     for kind, items in overrides.items():
         for key, definition in (items or {}).items():
             if set(definition or {}) - {"lifecycle"}:
-                raise BundleError(
-                    f"target {target!r} overrides resources.{kind}.{key}, which the local job loader does not support"
-                )
+                raise BundleError(f"target {target!r} overrides resources.{kind}.{key}; the local loader cannot")
 
 
 def _load_bundle(repo_root: str, target: str, overrides: Mapping[str, str]) -> _Bundle:
@@ -163,10 +162,8 @@ def _resolve(bundle: _Bundle, value: Any, depth: int = 0) -> Any:
 def _notebook_file(base_dir: str, notebook_path: str) -> str:
     path = os.path.normpath(os.path.join(base_dir, notebook_path))
     # The CLI accepts a notebook path with or without its extension; locally we need the file.
-    for extension in NOTEBOOK_EXTENSIONS:
-        if not path.endswith(NOTEBOOK_EXTENSIONS) and os.path.exists(path + extension):
-            return path + extension
-    return path
+    found = [path + ext for ext in NOTEBOOK_EXTENSIONS if not path.endswith(ext) and os.path.exists(path + ext)]
+    return path if path.endswith(NOTEBOOK_EXTENSIONS) or not found else found[0]
 
 
 def _in_dependency_order(tasks: list[TaskSpec]) -> tuple[TaskSpec, ...]:
