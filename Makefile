@@ -59,7 +59,8 @@ bench: check-prereqs $(STAMP)
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) -m benchmarks.run --sizes ci
 
-# Optional: builds the Databricks CLI (needs Go) so the `bundle validate` tests run instead of skipping.
+# Optional: builds the Databricks CLI (needs Go) so the bundle validate/deploy tests run instead of skipping;
+# those tests build their fake workspace (tests/fakeworkspace) with Go themselves.
 databricks-cli: $(STAMP)
 	scripts/install-databricks-cli.sh "$(CURDIR)/$(VENV)/bin"
 

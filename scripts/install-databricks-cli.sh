@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the Databricks CLI (Go) from source into .venv/bin/databricks, fetching only from the Go module proxy.
-# Used by tests/test_bundle_validate.py; without it those tests skip. Needs Go >= 1.25 on PATH.
+# Used by tests/test_bundle_validate.py and tests/test_bundle_deploy.py; without it they skip. Needs Go >= 1.25.
 # Takes about 3 minutes on 2 cores the first time (downloads + compile); later runs reuse Go's build cache.
 #
 #   scripts/install-databricks-cli.sh            # pinned version below

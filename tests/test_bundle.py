@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import glob
+import json
 import os
 import re
 import subprocess
@@ -19,8 +19,10 @@ from databricks.bundles.jobs import Job, JobCluster
 from databricks.bundles.schemas import Schema
 from databricks.bundles.volumes import Volume
 
+from order_tracking import environment
 from order_tracking.config import STAGE_PARAMETERS, TARGET_PARAMETERS
-from order_tracking.local.job import JobSpec, TaskSpec, load_job
+from order_tracking.local.job import TaskSpec, load_job, local_parameters
+from order_tracking.local.runner import code_cells
 
 
 def _read(path: str) -> str:
@@ -74,6 +76,29 @@ def test_the_typed_check_rejects_a_broken_job(mutate):
         Job.from_dict(broken)
 
 
+def _target_overrides() -> list[tuple[str, str, str, dict[str, Any]]]:
+    targets = yaml.safe_load(_read(os.path.join(ROOT, "databricks.yml")))["targets"]
+    return [
+        (target, kind, key, override)
+        for target, settings in targets.items()
+        for kind, items in ((settings or {}).get("resources") or {}).items()
+        for key, override in items.items()
+    ]
+
+
+@pytest.mark.parametrize(("target", "kind", "key", "override"), _target_overrides())
+def test_every_target_override_passes_the_typed_bundle_schema(target, kind, key, override):
+    base = next(d for k, name, d in _resources() if (k, name) == (kind, key))
+    TYPED[kind].from_dict({**copy.deepcopy(base), **copy.deepcopy(override)})
+
+
+def test_prod_guards_the_schema_and_volume_against_destroy_and_dev_does_not():
+    guarded = {(t, kind, key) for t, kind, key, o in _target_overrides() if o["lifecycle"]["prevent_destroy"] is True}
+    assert guarded == {("prod", "schemas", "orders_schema"), ("prod", "volumes", "landing")}
+    with pytest.raises(ValueError):
+        Schema.from_dict({"catalog_name": "c", "name": "s", "lifecycle": {"prevent_destroyed": True}})
+
+
 def test_the_typed_check_rejects_a_bad_volume_type():
     volume = next(d for kind, _, d in _resources() if kind == "volumes")
     with pytest.raises(ValueError):
@@ -92,13 +117,20 @@ def test_commented_classic_cluster_block_is_a_valid_job_cluster_on_17_3():
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_each_task_runs_a_source_format_notebook(target):
+def test_each_task_runs_a_notebook_that_pins_serverless_environment_4(target):
     spec = load_job(ROOT, target)
     assert [t.key for t in spec.tasks] == ["orders_stage", "orders_target"]
     for task in spec.tasks:
-        assert os.path.isfile(task.notebook_path), f"{task.key}: {task.notebook_path} is missing"
-        with open(task.notebook_path) as notebook:
-            assert notebook.readline().rstrip("\n") == "# Databricks notebook source"
+        assert task.notebook_path.endswith(".ipynb"), "only a Jupyter notebook carries its serverless environment"
+        text = _read(task.notebook_path)
+        notebook = json.loads(text)
+        databricks = notebook["metadata"]["application/vnd.databricks.v1+notebook"]
+        # Environment 4 = Databricks Connect 17 / Spark 4.0, the client the local runner pins (pyspark 4.0.x).
+        assert databricks["environmentMetadata"]["environment_version"] == "4"
+        assert databricks["language"] == "python"
+        # Kept diff-friendly: no outputs, and the layout `ruff format`/nbformat write (indent 1).
+        assert all(not cell.get("outputs") for cell in notebook["cells"])
+        assert text == json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -116,20 +148,9 @@ def test_trigger_watches_incoming_and_files_move_outside_it(target):
     assert spec.max_concurrent_runs == 1
 
 
-def _setup_cells(path: str) -> list[str]:
-    """The notebook's code cells up to (not including) the first one that touches `spark`."""
-    cells = _read(path).split("# COMMAND ----------")
-    setup = []
-    for cell in cells:
-        if all(
-            line.startswith("# MAGIC") or not line.strip() or line.startswith("# Databricks")
-            for line in cell.splitlines()
-        ):
-            continue
-        if any(isinstance(node, ast.Name) and node.id == "spark" for node in ast.walk(ast.parse(cell))):
-            break
-        setup.append(cell)
-    return setup
+def _setup_cell(path: str) -> str:
+    """The notebook's first code cell: package path, client check, parameters; everything before the work."""
+    return code_cells(path)[0]
 
 
 class _Widgets:
@@ -146,34 +167,56 @@ class _Widgets:
         return self.values[name]
 
 
-def _run_setup(task: TaskSpec, spec: JobSpec, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[str]]:
-    """Run the notebook's setup cells with the job's parameters; return the widgets read and task values asked for."""
-    widgets, upstream = _Widgets(dict(spec.parameters)), []
+def _run_setup(
+    task: TaskSpec, parameters: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[str], list[str], list[Any]]:
+    """Run the notebook's setup cell with these parameters; return widgets read, task values asked for, clients checked."""
+    widgets, upstream, checked = _Widgets(dict(parameters)), [], []
 
     def task_value(taskKey: str, key: str, default: Any = None, debugValue: Any = None) -> Any:  # noqa: N803
         upstream.append(taskKey)
         return default
 
     dbutils = SimpleNamespace(widgets=widgets, jobs=SimpleNamespace(taskValues=SimpleNamespace(get=task_value)))
-    monkeypatch.chdir(os.path.dirname(task.notebook_path))  # notebooks find ../src from their working directory
+    monkeypatch.setattr(environment, "require_supported_environment", checked.append)
     monkeypatch.setattr(sys, "path", list(sys.path))
-    for cell in _setup_cells(task.notebook_path):
-        exec(compile(cell, task.notebook_path, "exec"), {"dbutils": dbutils, "__name__": "__notebook__"})
-    return widgets.read, upstream
+    cell = _setup_cell(task.notebook_path)
+    exec(compile(cell, task.notebook_path, "exec"), {"dbutils": dbutils, "spark": "the session", "__name__": "nb"})
+    return widgets.read, upstream, checked
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_notebooks_read_exactly_the_parameters_the_job_passes(target, monkeypatch):
     spec = load_job(ROOT, target)
-    read = {task.key: _run_setup(task, spec, monkeypatch) for task in spec.tasks}
+    read = {task.key: _run_setup(task, spec.parameters, monkeypatch) for task in spec.tasks}
 
-    assert set(read["orders_stage"][0]) == set(STAGE_PARAMETERS)
-    assert set(read["orders_target"][0]) == set(TARGET_PARAMETERS)
-    assert set(spec.parameters) == {name for widgets, _ in read.values() for name in widgets}
+    assert set(read["orders_stage"][0]) == {*STAGE_PARAMETERS, "package_path"}
+    assert set(read["orders_target"][0]) == {*TARGET_PARAMETERS, "package_path"}
+    assert set(spec.parameters) == {name for widgets, _, _ in read.values() for name in widgets}
     for task in spec.tasks:
-        assert set(read[task.key][1]) <= set(task.depends_on), (
-            f"{task.key} reads task values of a task it does not wait for"
-        )
+        # orders_target reads no task value: run by hand, outside a job, taskValues.get would raise.
+        assert read[task.key][1] == [], f"{task.key} reads task values"
+        assert read[task.key][2] == ["the session"], f"{task.key} does not check the client before its work"
+
+
+def test_notebooks_import_the_package_from_the_path_the_job_passes(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # a working directory with no ../src: only package_path can be meant
+    for task in load_job(ROOT).tasks:
+        _run_setup(task, {**load_job(ROOT).parameters, "package_path": "/Workspace/bundle/files/src"}, monkeypatch)
+        assert sys.path[0] == "/Workspace/bundle/files/src"
+
+
+def test_notebooks_fall_back_to_src_beside_them_when_run_by_hand(monkeypatch, tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    for task in load_job(ROOT).tasks:
+        _run_setup(task, {**load_job(ROOT).parameters, "package_path": ""}, monkeypatch)
+        assert sys.path[0] == str(tmp_path / "src")
+
+
+def test_the_local_runner_passes_the_checkouts_src_as_package_path():
+    params = local_parameters(load_job(ROOT), "l", "a", "r")
+    assert params["package_path"] == os.path.join(ROOT, "src")
 
 
 def _repo_text_files() -> list[str]:

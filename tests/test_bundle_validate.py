@@ -1,83 +1,33 @@
-"""`databricks bundle validate` for every target, against a loopback workspace stub (skipped without the Go CLI)."""
+"""`databricks bundle validate` for every target, against the CLI's own fake workspace (skipped without Go or the CLI)."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import subprocess
 
 import pytest
 import yaml
 
-from workspace_stub import USER_NAME, WorkspaceStub
+from fake_workspace import ROOT, WHY_SKIP, copy_bundle, fake_workspace
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MIN_CLI = (0, 236, 0)  # databricks.yml: bundle.databricks_cli_version
-BUNDLE_FILES = ("databricks.yml", ".gitignore", "resources", "notebooks", "src")
-with open(os.path.join(ROOT, "databricks.yml"), encoding="utf-8") as _config:
+with open(ROOT / "databricks.yml", encoding="utf-8") as _config:
     TARGETS = tuple(yaml.safe_load(_config)["targets"])
 
-
-def _find_cli() -> tuple[str | None, str]:
-    """The Go `databricks` CLI (env DATABRICKS_CLI, .venv/bin, then PATH) or why it cannot be used."""
-    candidates = [
-        os.environ.get("DATABRICKS_CLI"),
-        os.path.join(ROOT, ".venv", "bin", "databricks"),
-        shutil.which("databricks"),
-    ]
-    for cli in filter(None, candidates):
-        if not os.access(cli, os.X_OK):
-            continue
-        try:
-            out = subprocess.run([cli, "--version"], capture_output=True, text=True, timeout=30).stdout
-        except (OSError, subprocess.SubprocessError):
-            continue
-        # The legacy pip package `databricks-cli` also installs a `databricks` command; it cannot do bundles.
-        found = re.search(r"Databricks CLI v(\d+)\.(\d+)\.(\d+)", out)
-        if found and tuple(map(int, found.groups())) >= MIN_CLI:
-            return cli, ""
-    return None, "no Databricks CLI >= v0.236.0 found (scripts/install-databricks-cli.sh builds one into .venv/bin)"
-
-
-CLI, WHY_NOT = _find_cli()
-pytestmark = pytest.mark.skipif(CLI is None, reason=WHY_NOT)
+pytestmark = pytest.mark.skipif(bool(WHY_SKIP), reason=WHY_SKIP)
 
 
 @pytest.fixture(scope="module")
 def validated(tmp_path_factory) -> dict[str, dict]:
-    """Validate every target once, from a copy of the bundle, against one stub; target -> the resolved config."""
-    bundle = tmp_path_factory.mktemp("bundle")
-    for name in BUNDLE_FILES:
-        source = os.path.join(ROOT, name)
-        if os.path.isdir(source):
-            shutil.copytree(source, bundle / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        else:
-            shutil.copy(source, bundle / name)
-    home = tmp_path_factory.mktemp("home")
+    """Validate every target once, from a copy of the bundle, against one fake workspace; target -> resolved config."""
+    scratch = tmp_path_factory.mktemp("validate")
+    bundle = copy_bundle(scratch / "bundle")
     results = {}
-    with WorkspaceStub() as stub:
-        # Only the stub's credentials: no profile file, no inherited DATABRICKS_* setting.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "BUNDLE_VAR_"))}
-        env.update(
-            HOME=str(home),
-            DATABRICKS_HOST=stub.host,
-            DATABRICKS_TOKEN="stub-token",
-            DATABRICKS_CONFIG_FILE=str(home / "none.cfg"),
-        )
+    with fake_workspace(scratch) as ws:
         for target in TARGETS:
-            run = subprocess.run(
-                [CLI, "bundle", "validate", "--target", target, "--output", "json"],
-                cwd=bundle,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=180,
-            )
+            run = ws.cli("bundle", "validate", "--target", target, "--output", "json", cwd=bundle)
             assert run.returncode == 0, f"validate -t {target} failed:\n{run.stderr}"
             assert "Warning" not in run.stderr and "Error" not in run.stderr, run.stderr
             results[target] = json.loads(run.stdout)
+        results["user"] = ws.get("/api/2.0/preview/scim/v2/Me")[1]["userName"]
     return results
 
 
@@ -88,8 +38,10 @@ def test_validate_accepts_the_target(validated, target):
     assert job["max_concurrent_runs"] == 1, "dev mode must not lift the one-run-at-a-time limit"
     assert job["queue"] == {"enabled": True}
     for task in job["tasks"]:
-        # Notebooks deploy next to the synced src/, which they put on sys.path as ../src.
+        # Deployed as workspace notebooks (extension dropped) in the synced files, where package_path points.
         assert task["notebook_task"]["notebook_path"].endswith(f"/files/notebooks/{task['task_key']}")
+    files = validated[target]["workspace"]["file_path"]
+    assert {p["name"]: p["default"] for p in job["parameters"]}["package_path"] == f"{files}/src"
 
 
 def test_dev_pauses_the_trigger_and_prefixes_names(validated):
@@ -105,7 +57,16 @@ def test_prod_trigger_is_active_and_names_are_as_written(validated):
     assert job["trigger"].get("pause_status", "UNPAUSED") == "UNPAUSED"
     assert job["name"] == "orders"
     assert prod["resources"]["schemas"]["orders_schema"]["name"] == "orders"
-    assert prod["workspace"]["root_path"] == f"/Workspace/Users/{USER_NAME}/.bundle/order-tracking/prod"
+    assert prod["workspace"]["root_path"] == f"/Workspace/Users/{validated['user']}/.bundle/order-tracking/prod"
+    for kind, key in (("schemas", "orders_schema"), ("volumes", "landing")):
+        assert prod["resources"][kind][key]["lifecycle"] == {"prevent_destroy": True}, f"{kind}.{key} unguarded"
+
+
+def test_dev_can_be_destroyed(validated):
+    dev = validated["dev"]["resources"]
+    assert all(
+        "lifecycle" not in dev[kind][key] for kind, key in (("schemas", "orders_schema"), ("volumes", "landing"))
+    )
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -20,8 +20,8 @@ def test_the_real_bundle_resolves_to_the_documented_job(target):
 
     assert spec.name == "orders"
     assert spec.tasks == (
-        TaskSpec("orders_stage", os.path.join(ROOT, "notebooks", "orders_stage.py"), (), 2),
-        TaskSpec("orders_target", os.path.join(ROOT, "notebooks", "orders_target.py"), ("orders_stage",), 2),
+        TaskSpec("orders_stage", os.path.join(ROOT, "notebooks", "orders_stage.ipynb"), (), 2),
+        TaskSpec("orders_target", os.path.join(ROOT, "notebooks", "orders_target.ipynb"), ("orders_stage",), 2),
     )
     assert spec.parameters == {
         "catalog": "main",
@@ -31,6 +31,8 @@ def test_the_real_bundle_resolves_to_the_documented_job(target):
         "rejected_path": f"{VOLUME}/rejected/",
         "settle_seconds": "30",
         "max_wait_seconds": "300",
+        # ${workspace.file_path}/src: deployed, the synced copy; locally, the checkout's own src/
+        "package_path": os.path.join(ROOT, "src"),
     }
     assert spec.trigger == TriggerSpec(f"{VOLUME}/incoming/", 60, 60)
     assert spec.max_concurrent_runs == 1
@@ -64,6 +66,7 @@ def test_local_parameters_replace_workspace_locations_and_keep_the_rest():
         "rejected_path": ".local/rejected",
         "settle_seconds": "0",
         "max_wait_seconds": "300",
+        "package_path": os.path.join(ROOT, "src"),
     }
     assert spec.parameters["catalog"] == "main", "the spec itself is left alone"
 
@@ -132,8 +135,28 @@ def test_target_variables_override_defaults(tmp_path):
 def test_target_resource_overrides_are_refused_rather_than_half_applied(tmp_path):
     extra = "  patched:\n    resources: {jobs: {orders: {max_concurrent_runs: 5}}}\n"
     root = _bundle(tmp_path, _tasks(("a", [])), extra=extra)
-    with pytest.raises(BundleError, match="overrides resources"):
+    with pytest.raises(BundleError, match="overrides resources.jobs.orders"):
         load_job(root, "patched")
+
+
+def test_a_target_may_set_lifecycle_which_changes_nothing_the_job_runs(tmp_path):
+    extra = "  guarded:\n    resources: {jobs: {orders: {lifecycle: {prevent_destroy: true}}}}\n"
+    root = _bundle(tmp_path, _tasks(("a", [])), extra=extra)
+    assert load_job(root, "guarded") == load_job(root, "dev")
+
+
+def test_workspace_file_path_is_the_bundle_root_locally(tmp_path):
+    root = _bundle(
+        tmp_path, _tasks(("a", [])) + "      parameters: [{name: code, default: '${workspace.file_path}/src'}]\n"
+    )
+    assert load_job(root).parameters == {"code": os.path.join(str(tmp_path), "src")}
+
+
+def test_a_notebook_path_without_extension_finds_the_ipynb(tmp_path):
+    root = _bundle(tmp_path, _tasks(("a", [])).replace("../nb/a.py", "../nb/a"))
+    (tmp_path / "nb").mkdir()
+    (tmp_path / "nb" / "a.ipynb").write_text("{}")
+    assert load_job(root).tasks[0].notebook_path == str(tmp_path / "nb" / "a.ipynb")
 
 
 def test_a_reference_the_loader_cannot_resolve_is_an_error(tmp_path):

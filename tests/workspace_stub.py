@@ -1,4 +1,4 @@
-"""A loopback stand-in for the few Databricks workspace REST calls the upload command and `bundle validate` make."""
+"""A loopback stand-in for the few Files API calls the upload command makes (bundle tests use tests/fake_workspace.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 FILES = "/api/2.0/fs/files"
 DIRECTORIES = "/api/2.0/fs/directories"
-USER_NAME = "tester@example.com"
 
 
 @dataclass
@@ -20,7 +19,6 @@ class WorkspaceStub:
 
     files: dict[str, bytes] = field(default_factory=dict)
     directories: set[str] = field(default_factory=set)
-    workspace_folders: set[str] = field(default_factory=set)
     requests: list[tuple[str, str]] = field(default_factory=list)
     unhandled: list[tuple[str, str]] = field(default_factory=list)
     # When set, every upload answers with this HTTP status; `store_partial` keeps half the bytes first.
@@ -91,15 +89,6 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._files(path.removeprefix(FILES), query, body)
             if path.startswith(DIRECTORIES + "/"):
                 return self._directories(path.removeprefix(DIRECTORIES).rstrip("/"))
-            if self.command == "GET" and path == "/api/2.0/preview/scim/v2/Me":
-                return self._reply(
-                    200, {"id": "1000", "userName": USER_NAME, "displayName": "Tester", "active": True, "groups": []}
-                )
-            if self.command == "GET" and path == "/api/2.0/workspace/get-status":
-                return self._workspace_status(query.get("path", [""])[0])
-            if self.command == "POST" and path == "/api/2.0/workspace/mkdirs":
-                ws.workspace_folders.add(json.loads(body or b"{}").get("path", ""))
-                return self._reply(200, {})
             if path == "/.well-known/databricks-config":
                 return self._error(404, "NOT_FOUND", "no host metadata")  # SDKs fall back to explicit config
             ws.unhandled.append((self.command, self.path))
@@ -139,11 +128,5 @@ class _Handler(BaseHTTPRequestHandler):
             self.workspace.add_directory(path)
             return self._reply(204)
         return self._error(405, "BAD_REQUEST", f"stub does not serve {self.command} on directories")
-
-    def _workspace_status(self, path: str) -> None:
-        # Validate creates the bundle's files folder with mkdirs, then reads it back.
-        if path in self.workspace.workspace_folders:
-            return self._reply(200, {"object_type": "DIRECTORY", "path": path, "object_id": 1})
-        return self._error(404, "RESOURCE_DOES_NOT_EXIST", f"Path ({path}) doesn't exist.")
 
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _dispatch

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z0-9_.\-]+)\}")
+NOTEBOOK_EXTENSIONS = (".ipynb", ".py")
 _MAX_DEPTH = 20  # references nest a few levels (job -> volume -> schema -> var); deeper means a cycle
 
 
@@ -53,6 +54,7 @@ class JobSpec:
 class _Bundle:
     name: str
     target: str
+    root: str
     variables: dict[str, Any]
     resources: dict[str, dict[str, Any]]
     sources: dict[tuple[str, str], str]  # (kind, key) -> directory of the file that defines it
@@ -81,16 +83,24 @@ def _variable_values(config: Mapping[str, Any], target: str, overrides: Mapping[
     return values
 
 
+def _refuse_resource_overrides(target: str, overrides: Mapping[str, Any]) -> None:
+    """Refuse target overrides of resources, except `lifecycle`, which changes nothing the local job runs.
+
+    They merge by rules (tasks by task_key, ...) this loader does not reproduce, and running something other
+    than what would be deployed is worse than refusing."""
+    for kind, items in overrides.items():
+        for key, definition in (items or {}).items():
+            if set(definition or {}) - {"lifecycle"}:
+                raise BundleError(f"target {target!r} overrides resources.{kind}.{key}; the local loader cannot")
+
+
 def _load_bundle(repo_root: str, target: str, overrides: Mapping[str, str]) -> _Bundle:
     root = os.path.abspath(repo_root)
     config = _read_yaml(os.path.join(root, "databricks.yml"))
     targets = config.get("targets") or {}
     if target not in targets:
         raise BundleError(f"unknown target {target!r}; databricks.yml defines: {', '.join(sorted(targets))}")
-    if (targets[target] or {}).get("resources"):
-        # Target-level resource overrides merge by rules (tasks by task_key, ...) this loader does not
-        # reproduce; refusing is better than running something other than what would be deployed.
-        raise BundleError(f"target {target!r} overrides resources, which the local job loader does not support")
+    _refuse_resource_overrides(target, (targets[target] or {}).get("resources") or {})
 
     files = [os.path.join(root, "databricks.yml")]
     for pattern in config.get("include") or []:
@@ -108,6 +118,7 @@ def _load_bundle(repo_root: str, target: str, overrides: Mapping[str, str]) -> _
     return _Bundle(
         name=config["bundle"]["name"],
         target=target,
+        root=root,
         variables=_variable_values(config, target, overrides),
         resources=resources,
         sources=sources,
@@ -122,6 +133,9 @@ def _lookup(bundle: _Bundle, reference: str) -> Any:
         return bundle.name
     if parts[:2] == ["bundle", "target"] and len(parts) == 2:
         return bundle.target
+    if reference == "workspace.file_path":
+        # Where deploy syncs the bundle's root folder to; locally the files are the checkout itself.
+        return bundle.root
     if parts[0] == "resources" and len(parts) == 4:
         definition = bundle.resources.get(parts[1], {}).get(parts[2])
         if isinstance(definition, dict) and parts[3] in definition:
@@ -147,10 +161,9 @@ def _resolve(bundle: _Bundle, value: Any, depth: int = 0) -> Any:
 
 def _notebook_file(base_dir: str, notebook_path: str) -> str:
     path = os.path.normpath(os.path.join(base_dir, notebook_path))
-    # The CLI accepts a notebook path with or without its .py extension; locally we need the file.
-    if not path.endswith(".py") and os.path.exists(path + ".py"):
-        path += ".py"
-    return path
+    # The CLI accepts a notebook path with or without its extension; locally we need the file.
+    found = [path + ext for ext in NOTEBOOK_EXTENSIONS if not path.endswith(ext) and os.path.exists(path + ext)]
+    return path if path.endswith(NOTEBOOK_EXTENSIONS) or not found else found[0]
 
 
 def _in_dependency_order(tasks: list[TaskSpec]) -> tuple[TaskSpec, ...]:

@@ -42,15 +42,25 @@ class JobRun:
         }
 
 
-def run_notebook(spark: SparkSession, path: str, dbutils: LocalDbutils) -> str | None:
-    """Execute a Databricks source-format notebook as Databricks would: its folder is the working directory."""
+def code_cells(path: str) -> list[str]:
+    """A notebook's Python code cells in order: those of a Jupyter `.ipynb`, or a source-format `.py` file as one."""
     with open(path, encoding="utf-8") as handle:
-        code = compile(handle.read(), path, "exec")
+        text = handle.read()
+    if not path.endswith(".ipynb"):
+        return [text]
+    return ["".join(cell["source"]) for cell in json.loads(text)["cells"] if cell["cell_type"] == "code"]
+
+
+def run_notebook(spark: SparkSession, path: str, dbutils: LocalDbutils) -> str | None:
+    """Execute a notebook's code cells as Databricks would: one namespace, the notebook's folder as working directory."""
+    # Compiled cell by cell, so a traceback names the cell and the line in it.
+    cells = [compile(cell, f"{path} [cell {number}]", "exec") for number, cell in enumerate(code_cells(path), 1)]
     namespace = {"spark": spark, "dbutils": dbutils, "display": print, "__name__": "__main__", "__file__": path}
     previous = os.getcwd()
     os.chdir(os.path.dirname(os.path.abspath(path)))
     try:
-        exec(code, namespace)  # noqa: S102 - running our own notebook is the point
+        for cell in cells:
+            exec(cell, namespace)  # noqa: S102 - running our own notebook is the point
     except NotebookExit as done:
         return done.value
     finally:
