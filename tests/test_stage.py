@@ -9,7 +9,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from conftest import Workspace, assert_rows, new_workspace
-from order_tracking.stage import stage_new_files
+from order_tracking.files import list_landing, sniff
+from order_tracking.reading import read_landed_files
+from order_tracking.stage import stage_new_files, utc_now
 
 HEADER = "tracking_num,order_id,status,status_ts\n"
 
@@ -238,3 +240,32 @@ def test_row_numbers_follow_the_file_when_spark_splits_it(spark, ws) -> None:
     for name, rows in sizes.items():
         numbers = sorted((r._source_row, int(r.order_id)) for r in staged_rows if r._source_file == name)
         assert numbers == [(i, i) for i in range(1, rows + 1)], name
+
+
+def test_row_numbers_stay_exact_when_split_settings_change_between_planning_and_writing(spark, ws) -> None:
+    """Split sizes follow `spark.sql.files.*` and the parallelism, which serverless or an autoscaling cluster may
+    change between two queries: row numbers are counted in the execution that writes them."""
+    sizes = {"big_a.csv": 9_000, "big_b.csv": 5_000}
+    for name, rows in sizes.items():
+        ws.drop(name, HEADER + "".join(f"K{i},{i},Created,\n" for i in range(1, rows + 1)))
+    files = [(f, sniff(f.path)) for f in list_landing(str(ws.landing), utc_now(), 0).ready]
+    settings = {"spark.sql.files.maxPartitionBytes": "1MB", "spark.sql.files.openCostInBytes": "4MB"}
+    later = {
+        "spark.sql.files.maxPartitionBytes": str(24 * 1024),
+        "spark.sql.files.openCostInBytes": str(8 * 1024),
+        "spark.sql.files.minPartitionNum": "7",
+    }
+    try:
+        for key, value in settings.items():
+            spark.conf.set(key, value)
+        rows = read_landed_files(spark, files, "b1")  # planned with one split per file
+        for key, value in later.items():
+            spark.conf.set(key, value)
+        numbered = rows.select("_source_file", "_source_row", "order_id").collect()  # run with several
+    finally:
+        for key in {**settings, **later}:
+            spark.conf.unset(key)
+
+    for name, count in sizes.items():
+        numbers = sorted((r._source_row, int(r.order_id)) for r in numbered if r._source_file == name)
+        assert numbers == [(i, i) for i in range(1, count + 1)], name

@@ -25,6 +25,10 @@ LINEAGE_COLUMNS = (BATCH_ID, SOURCE_FILE, FILE_MTIME, SOURCE_ROW)
 # lowest, so a row without an event time never replaces one that has it; otherwise arrival decides.
 ORDER_COLUMNS = (EVENT_TIME, BATCH_ID, FILE_MTIME, SOURCE_FILE, SOURCE_ROW)
 
+# Far more than any order-tracking export carries, far below the CSV parser's limit of 20,480 fields: a header
+# wider than this is a broken export, and a schema of thousands of columns would stall the read.
+MAX_COLUMNS = 1000
+
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
@@ -55,6 +59,8 @@ def check_header(fields: Sequence[str] | None) -> HeaderCheck:
                 return HeaderCheck(
                     reason=f"header has a single column containing {delimiter!r}: the file must be comma-delimited"
                 )
+    if len(fields) > MAX_COLUMNS:
+        return HeaderCheck(reason=f"header has {len(fields):,} columns, more than the {MAX_COLUMNS:,} allowed")
     columns = tuple(normalize_column_name(f) for f in fields)
     blank = [i + 1 for i, c in enumerate(columns) if not c]
     if blank:

@@ -19,6 +19,9 @@ from order_tracking.contract import HeaderCheck, check_header
 
 TEMPORARY_SUFFIXES = (".tmp", ".part", ".crc", ".temp", ".partial")
 _SNIFF_BYTES = 64 * 1024
+# A text file may hold a stray NUL byte (one bad field); UTF-16 text (a NUL beside every ASCII character, so about
+# half its bytes), archives and images hold many, or invalid UTF-8.
+_MAX_NUL_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -91,21 +94,42 @@ def list_landing(landing_path: str, now: datetime, settle_seconds: float) -> Lis
 @dataclass(frozen=True)
 class Sniff:
     """What a pass over a file's bytes says: its header check, whether Spark must parse it whole (quotes may
-    hold newlines), and whether any byte sequence is invalid UTF-8 (only then are rows checked for it)."""
+    hold newlines), and whether any byte sequence is invalid UTF-8 or a NUL (only then are rows checked for it)."""
 
     header: HeaderCheck
     has_quotes: bool = False
     has_rows: bool = False
     invalid_utf8: bool = False
+    has_nul: bool = False
+
+
+def looks_binary(head: bytes) -> bool:
+    """NUL bytes in a file's first bytes, and invalid UTF-8 there, or many NULs, or one in the header line.
+
+    UTF-16 text (a NUL beside every ASCII character), archives and images are binary; a UTF-8 text file with a stray
+    NUL in one field is not: that row is quarantined and the rest staged.
+    """
+    if b"\x00" not in head:
+        return False
+    first_line = head.split(b"\n", 1)[0]
+    if b"\x00" in first_line or head.count(b"\x00") > _MAX_NUL_SHARE * len(head):
+        return True
+    try:
+        codecs.getincrementaldecoder("utf-8")("strict").decode(head)  # a character cut at the end is no error
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def sniff(path: str) -> Sniff:
-    """Check the header from the first bytes, then scan the rest for quotes and invalid UTF-8, in 1 MiB chunks."""
+    """Check the header from the first bytes, then scan the rest for quotes, invalid UTF-8 and NULs, in 1 MiB chunks."""
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
-        if b"\x00" in head:
+        if looks_binary(head):
             return Sniff(HeaderCheck(reason="binary content (NUL bytes): not a text CSV file"))
-        has_quotes, invalid_utf8 = _scan(head, handle)
+        if len(head) == _SNIFF_BYTES and not any(end in head for end in (b"\n", b"\r")):
+            return Sniff(HeaderCheck(reason=f"the header row is longer than {_SNIFF_BYTES // 1024} KiB"))
+        has_quotes, invalid_utf8, has_nul = _scan(head, handle)
     text = head.decode("utf-8", errors="replace")
     if text.startswith("\ufeff"):
         text = text[1:]
@@ -114,22 +138,23 @@ def sniff(path: str) -> Sniff:
     if record and any("\ufffd" in f for f in record):
         return Sniff(HeaderCheck(reason="header is not valid UTF-8"))
     has_rows = any(any(f.strip() for f in later) for later in records)
-    return Sniff(check_header(record), has_quotes, has_rows, invalid_utf8)
+    return Sniff(check_header(record), has_quotes, has_rows, invalid_utf8, has_nul)
 
 
-def _scan(head: bytes, handle: io.BufferedReader) -> tuple[bool, bool]:
-    """(has a quote, has invalid UTF-8) over the whole file; a strict incremental decoder spans chunk edges."""
+def _scan(head: bytes, handle: io.BufferedReader) -> tuple[bool, bool, bool]:
+    """(has a quote, has invalid UTF-8, has a NUL) over the whole file; a strict incremental decoder spans chunks."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    has_quotes, invalid = False, False
+    has_quotes, invalid, has_nul = False, False, False
     chunk = head
     while chunk:
         has_quotes = has_quotes or b'"' in chunk
+        has_nul = has_nul or b"\x00" in chunk
         if not invalid:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError:
                 invalid = True
-        if has_quotes and invalid:
+        if has_quotes and invalid and has_nul:
             break
         chunk = handle.read(1 << 20)
     if not invalid:
@@ -137,7 +162,7 @@ def _scan(head: bytes, handle: io.BufferedReader) -> tuple[bool, bool]:
             decoder.decode(b"", final=True)  # a multi-byte sequence cut off by the end of the file
         except UnicodeDecodeError:
             invalid = True
-    return has_quotes, invalid
+    return has_quotes, invalid, has_nul
 
 
 def archive_folder(root: str, batch_id: str, when: datetime) -> str:

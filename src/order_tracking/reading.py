@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from order_tracking.contract import BATCH_ID, FILE_MTIME, SOURCE_FILE, SOURCE_ROW
@@ -15,7 +15,8 @@ from order_tracking.files import LandingFile, Sniff
 from order_tracking.transforms import (
     BAD_BYTES,
     CORRUPT_RECORD,
-    with_bad_bytes_flag,
+    NUL_CHARACTER,
+    with_character_flag,
     with_raw_record,
     with_row_problems,
     with_typed_columns,
@@ -32,11 +33,15 @@ def escape_glob(path: str) -> str:
 Loadable = Sequence[tuple[LandingFile, Sniff]]
 
 
-def group_by_layout(files: Loadable) -> dict[tuple[tuple[str, ...], bool, bool], list[LandingFile]]:
-    """Group files that share a header, quoting and UTF-8 validity: each group is one Spark read, one schema."""
-    groups: dict[tuple[tuple[str, ...], bool, bool], list[LandingFile]] = defaultdict(list)
+Layout = tuple[tuple[str, ...], bool, bool, bool]
+
+
+def group_by_layout(files: Loadable) -> dict[Layout, list[LandingFile]]:
+    """Group files that share a header, quoting, UTF-8 validity and NUL bytes: each group is one Spark read."""
+    groups: dict[Layout, list[LandingFile]] = defaultdict(list)
     for landing_file, sniffed in files:
-        groups[(sniffed.header.columns, sniffed.has_quotes, sniffed.invalid_utf8)].append(landing_file)
+        layout = (sniffed.header.columns, sniffed.has_quotes, sniffed.invalid_utf8, sniffed.has_nul)
+        groups[layout].append(landing_file)
     return groups
 
 
@@ -53,7 +58,12 @@ def _landing_name(files: list[LandingFile]):
 
 
 def _read_group(
-    spark: SparkSession, columns: tuple[str, ...], multiline: bool, invalid_utf8: bool, files: list[LandingFile]
+    spark: SparkSession,
+    columns: tuple[str, ...],
+    multiline: bool,
+    invalid_utf8: bool,
+    has_nul: bool,
+    files: list[LandingFile],
 ) -> DataFrame:
     schema = ", ".join(f"`{c}` STRING" for c in columns) + f", `{CORRUPT_RECORD}` STRING"
     raw = (
@@ -75,25 +85,42 @@ def _read_group(
             F.monotonically_increasing_id().alias("_read_order"),
         )
     )
-    if invalid_utf8:
-        raw = with_bad_bytes_flag(raw, columns)
+    # Only for files whose scan found them: checking every field of every row costs as much again as trimming.
+    if invalid_utf8:  # the UTF-8 decoder puts U+FFFD in place of invalid bytes (in a valid file it is a character)
+        raw = with_character_flag(raw, columns, "\ufffd", BAD_BYTES)
+    if has_nul:
+        raw = with_character_flag(raw, columns, "\u0000", NUL_CHARACTER)
     typed = with_typed_columns(with_raw_record(raw, columns), columns)
     return with_row_problems(typed)
 
 
+def _failing(rows: DataFrame, files: Loadable, failing: Mapping[str, bool]) -> DataFrame:
+    """Rows whose read fails for the files named in `failing`, as a file's unreadable record would (tests inject
+    faults this way); where `failing` says True, the message names the file's path too."""
+    if not failing:
+        return rows
+    paths = {f.name: f.path for f, _ in files}
+    message = F.lit("injected read failure: ")
+    for name, with_path in sorted(failing.items()):
+        text = f"injected read failure: {name}" + (f" in file {paths.get(name, '')}" if with_path else "")
+        message = F.when(F.col(SOURCE_FILE) == name, F.lit(text)).otherwise(message)
+    in_file = F.col(SOURCE_FILE).isin(sorted(failing))
+    return rows.filter(F.when(in_file, F.raise_error(message)).otherwise(F.lit(True)))
+
+
 def read_landed_files(
-    spark: SparkSession,
-    files: Loadable,
-    batch_id: str,
+    spark: SparkSession, files: Loadable, batch_id: str, failing: Mapping[str, bool] | None = None
 ) -> DataFrame:
     """All rows of the given files, with `_reason` NULL for valid rows, plus lineage columns.
 
-    `_source_row` is the data row's number in its file, without sorting the rows: see `_split_offsets`.
+    `_source_row` is the data row's number in its file, without sorting the rows: see `_split_offsets`. The files
+    named in `failing` fail to read (a test hook: `faults.failing_reads`).
     """
     parts = [_read_group(spark, *layout, group) for layout, group in group_by_layout(files).items()]
     rows = parts[0]
     for part in parts[1:]:
         rows = rows.unionByName(part, allowMissingColumns=True)
+    rows = _failing(rows, files, failing or {})
     mtimes = spark.createDataFrame(
         [(f.name, f.mtime) for f, _ in files], f"{SOURCE_FILE} STRING, {FILE_MTIME} TIMESTAMP"
     )
@@ -102,34 +129,31 @@ def read_landed_files(
         # A left join: a row whose file cannot be named gets a NULL mtime, and the NOT NULL column
         # then fails the write loudly instead of the row vanishing from an inner join.
         rows.join(F.broadcast(mtimes), SOURCE_FILE, "left")
-        .join(F.broadcast(_split_offsets(spark, rows)), split, "left")
+        .join(F.broadcast(_split_offsets(rows)), split, "left")
         .withColumn(SOURCE_ROW, (F.col("_read_order") - F.col("_first_read") + F.col("_rows_before") + 1))
         .withColumn(BATCH_ID, F.lit(batch_id))
         .drop("_block_start", "_read_order", "_first_read", "_rows_before", CORRUPT_RECORD, "_status_ts_raw", BAD_BYTES)
+        .drop(NUL_CHARACTER)
     )
 
 
-def _split_offsets(spark: SparkSession, rows: DataFrame) -> DataFrame:
+def _split_offsets(rows: DataFrame) -> DataFrame:
     """For each split Spark reads of a file: the read order of its first row, and the file's rows before it.
 
     Spark reads a large file in splits and packs splits into partitions by size, not by position; within a
     partition it reads a split's rows in file order, numbered consecutively by `monotonically_increasing_id`.
     So a row's number in its file is (its read order - the split's first) + the rows of earlier splits + 1.
-    Counting the splits is a light pass over the files (no columns parsed), collected to the driver; a window
-    over the file would instead sort every row on one core, per file.
+    Counting the splits is a light pass over the files (no columns parsed); a window over the file's rows would
+    instead sort every row on one core, per file. The counts are part of the plan that writes the rows, so both
+    scans are split in the same execution, with the same settings: split sizes follow the session's
+    `spark.sql.files.*` settings and the cluster's parallelism, which may change between two queries.
     """
-    counted = (
-        rows.groupBy(SOURCE_FILE, "_block_start")
-        .agg(F.min("_read_order").alias("_first_read"), F.count(F.lit(1)).alias("_rows"))
-        .collect()
+    splits = rows.groupBy(SOURCE_FILE, "_block_start").agg(
+        F.min("_read_order").alias("_first_read"), F.count(F.lit(1)).alias("_rows")
     )
-    offsets, before = [], defaultdict(int)
-    for split in sorted(counted, key=lambda r: (r[SOURCE_FILE] or "", r["_block_start"])):
-        offsets.append((split[SOURCE_FILE], split["_block_start"], split["_first_read"], before[split[SOURCE_FILE]]))
-        before[split[SOURCE_FILE]] += split["_rows"]
-    return spark.createDataFrame(
-        offsets, f"{SOURCE_FILE} STRING, _block_start BIGINT, _first_read BIGINT, _rows_before BIGINT"
-    )
+    earlier = Window.partitionBy(SOURCE_FILE).orderBy("_block_start").rowsBetween(Window.unboundedPreceding, -1)
+    rows_before = F.coalesce(F.sum("_rows").over(earlier), F.lit(0)).alias("_rows_before")
+    return splits.select(SOURCE_FILE, "_block_start", "_first_read", rows_before)
 
 
 def batch_id_for(now: datetime, suffix: str, after: str | None = None) -> str:

@@ -3,8 +3,13 @@
 Commit protocol, so a crash at any point loses nothing and loads nothing twice:
 1. rows of a crashed earlier attempt (batch ids newer than the last file-log commit) are deleted;
 2. invalid rows are appended to quarantine, valid rows to stage, both tagged with the batch id;
+   should that fail, the batch's rows are deleted, the files that cause it are taken out (`isolation`) and the
+   rest is written again;
 3. one append to the file log commits the batch: it names every file with its identity and outcome;
 4. only then are files moved. A rerun finds committed-but-unmoved files in the file log and moves them.
+
+No single file can stop the pipeline: a file that fails when read alone is rejected at once; one whose failure
+does not reproduce stays in the landing folder for the next run, and is rejected after MAX_ATTEMPTS failed runs.
 """
 
 from __future__ import annotations
@@ -16,25 +21,21 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from order_tracking import faults
 from order_tracking.config import StageConfig, Tables
-from order_tracking.contract import BATCH_ID, CONTRACT_COLUMNS, LINEAGE_COLUMNS, SOURCE_FILE, extra_columns
-from order_tracking.files import LandingFile, Listing, archive_folder, from_epoch_micros, list_landing, sniff
-from order_tracking.maintenance import append_to_log, compact_when_fragmented
-from order_tracking.moves import FilePlan, carry_out, plans_from_log
-from order_tracking.reading import Loadable, batch_id_for, read_landed_files
+from order_tracking.contract import BATCH_ID
+from order_tracking.files import LandingFile, Listing, from_epoch_micros, list_landing
+from order_tracking.loading import FileResult, load_and_commit
+from order_tracking.maintenance import compact_when_fragmented
+from order_tracking.moves import carry_out, plans_from_log
+from order_tracking.reading import batch_id_for
 from order_tracking.tables import ensure_stage_tables, sql_string
-from order_tracking.transforms import RAW_RECORD, REASON, filter_invalid, filter_valid
 
 Clock = Callable[[], datetime]
-_MAX_OBSERVED_FILES = 50  # two counts per file in one aggregate; beyond this, read the counts back
-
-
-class StageIntegrityError(RuntimeError):
-    """Spark's reading disagrees with the file itself; nothing is committed, so nothing is lost."""
+COMMITTED_OUTCOMES = ("staged", "rejected")  # a file logged as 'failed' is still in the landing folder
 
 
 def utc_now() -> datetime:
@@ -49,6 +50,7 @@ class StageSummary:
     files_staged: int = 0
     files_skipped: int = 0
     files_rejected: int = 0
+    files_failed: int = 0  # left in the landing folder after a failure that did not reproduce: the next run retries
     files_unsettled: int = 0
     rows_read: int = 0
     rows_staged: int = 0
@@ -58,6 +60,26 @@ class StageSummary:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def add(self, results: list[FileResult]) -> None:
+        """Count each new file's result in, and list it."""
+        for result in results:
+            self.files.append(
+                {
+                    "file": result.file.name,
+                    "outcome": result.outcome,
+                    "reason": result.reason,
+                    "rows_staged": result.rows_staged,
+                    "rows_quarantined": result.rows_quarantined,
+                    "extra_columns": list(result.extra_columns),
+                }
+            )
+            self.files_staged += result.outcome == "staged"
+            self.files_rejected += result.outcome == "rejected"
+            self.files_failed += result.outcome == "failed"
+            self.rows_staged += result.rows_staged
+            self.rows_quarantined += result.rows_quarantined
+        self.rows_read = self.rows_staged + self.rows_quarantined
 
     def task_values(self) -> dict[str, object]:
         """The small, JSON-safe part of the summary that task 2 and the job UI see."""
@@ -80,11 +102,18 @@ def wait_for_settled(config: StageConfig, clock: Clock, sleep: Callable[[float],
     return listing
 
 
-def file_log_state(
-    spark: SparkSession, tables: Tables, files: tuple[LandingFile, ...]
-) -> tuple[str | None, dict[tuple, dict]]:
-    """The newest committed batch id, and the file-log rows of files whose identity (name, size, mtime) was
-    already committed: one query, as each query on a Delta table costs a snapshot and a job."""
+@dataclass(frozen=True)
+class FileLogState:
+    """What the file log says about a run's listed files: one query, as each query on a Delta table costs a snapshot
+    and a job."""
+
+    last_batch: str | None  # the newest committed batch
+    committed: dict[tuple, dict]  # identity (name, size, mtime) -> its file-log row, for files staged or rejected
+    failed_attempts: dict[tuple, int]  # identity -> runs whose load of it failed without reproducing
+
+
+def file_log_state(spark: SparkSession, tables: Tables, files: tuple[LandingFile, ...]) -> FileLogState:
+    """The newest committed batch id, and what the file log holds about these files."""
     log = spark.table(tables.file_log)
     # PySpark returns a TIMESTAMP as a naive datetime in the Python process's local time zone, so on a machine
     # outside UTC the logged mtime would never match the file's: read epoch microseconds, exact everywhere.
@@ -93,11 +122,16 @@ def file_log_state(
     )
     newest = log.agg(F.max("batch_id").alias("batch_id")).select(F.lit(True).alias("_newest"), "batch_id")
     rows = logged.unionByName(newest, allowMissingColumns=True).collect()
-    last = next(r["batch_id"] for r in rows if r["_newest"])
-    known = {
-        (r.file_name, r.file_size, from_epoch_micros(r.file_mtime_micros)): r.asDict() for r in rows if not r["_newest"]
-    }
-    return last, known
+    state = FileLogState(next(r["batch_id"] for r in rows if r["_newest"]), {}, {})
+    for row in rows:
+        if row["_newest"]:
+            continue
+        identity = (row.file_name, row.file_size, from_epoch_micros(row.file_mtime_micros))
+        if row.outcome in COMMITTED_OUTCOMES:
+            state.committed[identity] = row.asDict()
+        else:
+            state.failed_attempts[identity] = state.failed_attempts.get(identity, 0) + 1
+    return state
 
 
 def discard_uncommitted_batches(spark: SparkSession, tables: Tables, last: str | None) -> None:
@@ -125,164 +159,22 @@ def stage_new_files(
     ensure_stage_tables(spark, config.tables)
     started = clock()
     listing = wait_for_settled(config, clock, sleep)
-    last, known = file_log_state(spark, config.tables, listing.ready)
-    discard_uncommitted_batches(spark, config.tables, last)
-    summary = StageSummary(batch_id=batch_id_for(started, secrets.token_hex(3), after=last))
+    state = file_log_state(spark, config.tables, listing.ready)
+    discard_uncommitted_batches(spark, config.tables, state.last_batch)
+    summary = StageSummary(batch_id=batch_id_for(started, secrets.token_hex(3), after=state.last_batch))
     summary.files_unsettled = len(listing.unsettled)
     checkpoint("stage.listed")
 
+    known = state.committed
     plans = plans_from_log([known[f.identity] | {"path": f.path} for f in listing.ready if f.identity in known])
     summary.files_skipped = len(plans)
     fresh = [f for f in listing.ready if f.identity not in known]
     if fresh:
-        plans += _load_and_commit(spark, config, fresh, summary, started, checkpoint)
+        failed_before = {f.name: state.failed_attempts.get(f.identity, 0) for f in fresh}
+        results, more = load_and_commit(spark, config, fresh, failed_before, summary.batch_id, started, checkpoint)
+        summary.add(results)
+        plans += more
     carry_out(plans, checkpoint)
     if fresh:  # only a commit adds a file to the log
         summary.file_log_files_compacted = compact_when_fragmented(spark, config.tables.file_log)
     return summary
-
-
-def _stage_rows(rows: DataFrame, staged_at: datetime) -> DataFrame:
-    valid = filter_valid(rows)
-    extras = sorted(c for c in valid.columns if c not in CONTRACT_COLUMNS and not c.startswith("_"))
-    return valid.select(*CONTRACT_COLUMNS, *extras, *LINEAGE_COLUMNS, F.lit(staged_at).alias("_staged_at"))
-
-
-def _quarantine_rows(rows: DataFrame, staged_at: datetime) -> DataFrame:
-    return filter_invalid(rows).select(
-        BATCH_ID,
-        SOURCE_FILE,
-        "_file_mtime",
-        "_source_row",
-        F.col(REASON).alias("reason"),
-        F.col(RAW_RECORD).alias("raw_record"),
-        "tracking_num",
-        F.lit(staged_at).alias("_quarantined_at"),
-    )
-
-
-def _counts_by_file(spark: SparkSession, tables: Tables, batch_id: str) -> dict[tuple[str, str], int]:
-    """(file, 'staged' | 'quarantined') -> rows, read back from what was written for this batch."""
-
-    def per_file(table: str, kind: str) -> DataFrame:
-        return (
-            spark.table(table)
-            .filter(F.col(BATCH_ID) == batch_id)
-            .groupBy(SOURCE_FILE)
-            .count()
-            .withColumn("kind", F.lit(kind))
-        )
-
-    counted = per_file(tables.stage, "staged").unionByName(per_file(tables.quarantine, "quarantined"))
-    return {(r[SOURCE_FILE], r["kind"]): r["count"] for r in counted.collect()}
-
-
-def _observed(rows: DataFrame, names: list[str]) -> tuple[DataFrame, Observation]:
-    """Count rows per file and outcome while the stage write runs, instead of reading them back after.
-
-    One count per file and outcome, so only for a handful of files; `_write_rows` reads back otherwise.
-    """
-    invalid = F.col(REASON).isNotNull()
-    counts = [F.count_if(invalid).alias("quarantined")]
-    for i, name in enumerate(names):
-        in_file = F.col(SOURCE_FILE) == F.lit(name)
-        counts += [F.count_if(in_file & ~invalid).alias(f"s{i}"), F.count_if(in_file & invalid).alias(f"q{i}")]
-    observation = Observation()
-    return rows.observe(observation, *counts), observation
-
-
-def _write_rows(
-    spark: SparkSession,
-    config: StageConfig,
-    loadable: Loadable,
-    batch_id: str,
-    started: datetime,
-    checkpoint: Callable[[str], None],
-) -> dict[tuple[str, str], int]:
-    """Append valid rows to stage, and invalid ones (if any) to quarantine, reading the files once when all are valid.
-
-    Counting during the stage write tells whether any row is invalid: when none is, the quarantine write
-    (a second parse of every file) and the read-back of the counts are both skipped.
-    """
-    rows = read_landed_files(spark, loadable, batch_id)
-    names = [f.name for f, _ in loadable]
-    observe_files = names if len(names) <= _MAX_OBSERVED_FILES else []
-    observed, observation = _observed(rows, observe_files)
-    (
-        _stage_rows(observed, started)
-        .write.format("delta")
-        .mode("append")
-        .option("mergeSchema", "true")
-        .saveAsTable(config.tables.stage)
-    )
-    checkpoint("stage.stage_written")
-    metrics = observation.get
-    # Over Spark Connect (serverless) a Delta write reports an empty metrics row, as the write runs its own
-    # query; without counts, write quarantine and read the counts back, as when there are too many files.
-    observed_counts = "quarantined" in metrics
-    if not observed_counts or metrics["quarantined"]:
-        _quarantine_rows(rows, started).write.format("delta").mode("append").saveAsTable(config.tables.quarantine)
-    checkpoint("stage.quarantine_written")
-    if not observe_files or not observed_counts:
-        return _counts_by_file(spark, config.tables, batch_id)
-    counts = {(name, "staged"): metrics[f"s{i}"] for i, name in enumerate(names)}
-    return counts | {(name, "quarantined"): metrics[f"q{i}"] for i, name in enumerate(names)}
-
-
-def _load_and_commit(
-    spark: SparkSession,
-    config: StageConfig,
-    fresh: list[LandingFile],
-    summary: StageSummary,
-    started: datetime,
-    checkpoint: Callable[[str], None],
-) -> list[FilePlan]:
-    """Read, write and commit the new files; return where each file goes next."""
-    sniffed = {f.name: sniff(f.path) for f in fresh}
-    loadable = [(f, sniffed[f.name]) for f in fresh if sniffed[f.name].header.ok]
-    counts = _write_rows(spark, config, loadable, summary.batch_id, started, checkpoint) if loadable else {}
-    folders = {
-        "staged": archive_folder(config.archive_path, summary.batch_id, started),
-        "rejected": archive_folder(config.rejected_path, summary.batch_id, started),
-    }
-    log_rows, plans = [], []
-    for f in fresh:
-        reason = sniffed[f.name].header.reason
-        outcome = "rejected" if reason else "staged"
-        staged, quarantined = counts.get((f.name, "staged"), 0), counts.get((f.name, "quarantined"), 0)
-        if sniffed[f.name].has_rows and not reason and staged + quarantined == 0:
-            raise StageIntegrityError(f"{f.name}: the file has rows after its header but none were read")
-        log_rows.append(
-            (
-                summary.batch_id,
-                f.name,
-                f.size,
-                f.mtime,
-                outcome,
-                reason,
-                staged + quarantined,
-                staged,
-                quarantined,
-                folders[outcome],
-                started,
-            )
-        )
-        plans.append(FilePlan(f.path, f.name, folders[outcome], reason))
-        summary.files.append(
-            {
-                "file": f.name,
-                "outcome": outcome,
-                "reason": reason,
-                "rows_staged": staged,
-                "rows_quarantined": quarantined,
-                "extra_columns": list(extra_columns(sniffed[f.name].header.columns)),
-            }
-        )
-        summary.files_rejected += bool(reason)
-        summary.files_staged += not reason
-        summary.rows_staged += staged
-        summary.rows_quarantined += quarantined
-    summary.rows_read = summary.rows_staged + summary.rows_quarantined
-    append_to_log(spark, config.tables.file_log, log_rows)
-    checkpoint("stage.committed")
-    return plans

@@ -13,22 +13,26 @@ CORRUPT_RECORD = "_corrupt_record"
 REASON = "_reason"
 RAW_RECORD = "_raw_record"
 BAD_BYTES = "_bad_bytes"
+NUL_CHARACTER = "_nul_character"
 
 MALFORMED = "malformed record: wrong number of fields or broken quoting"
 BLANK_KEY = "blank tracking_num"
 NULL_TEXT_KEY = "tracking_num is the text NULL"
 INVALID_UTF8 = "invalid UTF-8 bytes"
+NUL_BYTE = "NUL byte in a field"
 BAD_EVENT_TIME = "unparseable status_ts: "
 
 
-# Java regex's \s: what a trim removes. btrim with these characters is the regex `^\s+|\s+$` without a
-# regex engine, several times faster on every field of every row.
-_WHITESPACE = " \t\n\u000b\f\r"
+# What a trim removes: every Unicode white-space character, as Python's str.strip() does. Spreadsheet exports pad
+# values with no-break spaces (U+00A0, U+2007, U+202F) and ideographic spaces (U+3000); an ASCII-only trim made
+# "\u00a0K1\u00a0" and "K1" two parcels. btrim with a character set needs no regex engine: several times faster
+# than a regex on every field of every row.
+WHITESPACE = "".join(chr(code) for code in range(0x3001) if chr(code).isspace())
 
 
 def _clean(column: str) -> Column:
     """Trim surrounding whitespace; an empty value is NULL."""
-    trimmed = F.btrim(F.col(column), F.lit(_WHITESPACE))
+    trimmed = F.btrim(F.col(column), F.lit(WHITESPACE))
     return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
 
 
@@ -57,28 +61,25 @@ def with_typed_columns(df: DataFrame, file_columns: Sequence[str]) -> DataFrame:
     return typed
 
 
-def with_bad_bytes_flag(df: DataFrame, file_columns: Sequence[str]) -> DataFrame:
-    """Add `_bad_bytes`: the row holds U+FFFD, what the UTF-8 decoder puts in place of invalid bytes.
-
-    Only for files whose scan found invalid UTF-8: in a valid file U+FFFD is a real character, and
-    checking every field of every row would cost the same again as trimming them.
-    """
-    replacement_char = F.lit("\ufffd")
-    has_bad_bytes = F.lit(False)
+def with_character_flag(df: DataFrame, file_columns: Sequence[str], character: str, flag: str) -> DataFrame:
+    """Add the boolean column `flag`: some file column of the row holds `character`."""
+    found = F.lit(False)
     for column in file_columns:
-        has_bad_bytes = has_bad_bytes | F.coalesce(F.contains(F.col(column), replacement_char), F.lit(False))
-    return df.withColumn(BAD_BYTES, has_bad_bytes)
+        found = found | F.coalesce(F.contains(F.col(column), F.lit(character)), F.lit(False))
+    return df.withColumn(flag, found)
 
 
 def with_row_problems(df: DataFrame) -> DataFrame:
     """Add `_reason`: why a row cannot be staged, or NULL for a valid row. The first problem found wins."""
     bad_bytes = F.col(BAD_BYTES) if BAD_BYTES in df.columns else F.lit(False)
+    nul = F.col(NUL_CHARACTER) if NUL_CHARACTER in df.columns else F.lit(False)
     reason = (
         F.when(F.col(CORRUPT_RECORD).isNotNull(), F.lit(MALFORMED))
         .when(F.col(KEY).isNull(), F.lit(BLANK_KEY))
         # Exports often spell a missing value NULL; as a parcel key it would merge unrelated rows.
         .when(F.upper(F.col(KEY)) == "NULL", F.lit(NULL_TEXT_KEY))
         .when(bad_bytes, F.lit(INVALID_UTF8))
+        .when(nul, F.lit(NUL_BYTE))
         .when(
             F.col("_status_ts_raw").isNotNull() & F.col(EVENT_TIME).isNull(),
             F.concat(F.lit(BAD_EVENT_TIME), F.substring(F.col("_status_ts_raw"), 1, 100)),

@@ -14,6 +14,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from order_tracking import faults
+from order_tracking.failures import describe
 from order_tracking.local.dbutils import LocalDbutils, NotebookExit, TaskValues
 from order_tracking.local.job import JobSpec
 
@@ -85,7 +86,7 @@ def run_job(
         try:
             value = run_notebook(spark, task.notebook_path, LocalDbutils(parameters, task_values))
         except Exception as error:  # noqa: BLE001 - a failed task is reported, like a failed job run
-            run.status, run.failed_task, run.error = "failed", task.key, f"{type(error).__name__}: {error}"
+            run.status, run.failed_task, run.error = "failed", task.key, f"{type(error).__name__}: {describe(error)}"
             break
         run.tasks[task.key] = json.loads(value) if value else None
     else:
