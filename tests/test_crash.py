@@ -43,6 +43,8 @@ FIRST = {
     "a2.csv": HEADER + "K1,O1,Shipped,2026-11-01T12:00:00Z,UPS\nK2,O2,Shipped,,DHL\n,O9,Created,,\nK6,O6,x,soon,\n",
     "a3 no time.csv": "order_id,tracking_num,status\nO4,K4,Created\nO3,K3,Shipped\n",
     "a4_rejected.csv": "tracking_num,order_id\nK9,O9\n",
+    # A record past the CSV parser's column limit fails the batch's write: the run isolates and rejects it.
+    "a5_poison.csv": HEADER + ",".join("x" * 30_000) + "\nK10,O10,Created,,\n",
 }
 # Landed after a crash, before the rerun: a failed run must not make the next batch skip anything. b3.csv holds only
 # a late event, older than the status K1 already has: merged on its own, it must not win.
@@ -57,11 +59,13 @@ SECOND = {
 # merge log, and after the last crash, so the final rerun merges the late event alone.
 # (point, CRASH_AFTER, files the crash leaves in landing, SECOND's files landed after it)
 CRASH_CHAIN = [
-    ("stage.listed", None, 4, ()),
-    ("stage.stage_written", None, 4, ()),
-    ("stage.quarantine_written", None, 4, ("b1.csv",)),
-    ("stage.committed", None, 5, ()),
-    ("stage.moved_one", 1, 3, ()),
+    ("stage.listed", None, 5, ()),
+    ("stage.isolating", None, 5, ()),
+    ("stage.isolated", None, 5, ()),
+    ("stage.stage_written", None, 5, ()),
+    ("stage.quarantine_written", None, 5, ("b1.csv",)),
+    ("stage.committed", None, 6, ()),
+    ("stage.moved_one", 1, 4, ()),
     ("job.between_tasks", None, 0, ()),
     ("target.before_merge", None, 0, ()),
     ("target.merged", None, 0, ("b2.csv",)),

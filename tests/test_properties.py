@@ -1,5 +1,6 @@
 """Random sequences of batches through the real stage and merge tasks must leave the target exactly as the pure-Python
-SCD1 model (tests/scd1_model.py) says, after every batch.
+SCD1 model (tests/scd1_model.py) says, after every batch; files made to fail inside Spark's read are rejected and
+every other file is loaded exactly once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from conftest import new_workspace
+from order_tracking import faults
 from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
 from scd1_model import Scd1Model, load_file
@@ -26,6 +28,7 @@ BASE_MTIME = int(datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp())
 # 5 in `make test`; `make test-thorough` (or the variable) runs more. Derandomized: the same examples every run.
 EXAMPLES = int(os.environ.get("ORDER_TRACKING_PROPERTY_EXAMPLES", "5"))
 examples_run = 0
+poisoned_files = 0
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class FileSpec:
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     mtime_offset: int  # seconds after BASE_MTIME: files arrive out of order, sometimes at the same instant
+    poison: bool = False  # its read fails inside Spark (faults.FAIL_READ): rejected, the rest of its batch loaded
 
     def text(self) -> str:
         out = io.StringIO()
@@ -66,7 +70,8 @@ def files(draw: st.DrawFn) -> FileSpec:
             value["status_ts"] = "yesterday"
         row = tuple(value[c] for c in columns)
         rows.append(row + ("surplus",) if kind == "malformed" else row)
-    return FileSpec(tuple(columns), tuple(rows), draw(st.sampled_from((0, 60, 120))))
+    poison = draw(st.integers(0, 4)) == 0
+    return FileSpec(tuple(columns), tuple(rows), draw(st.sampled_from((0, 60, 120))), poison)
 
 
 steps = st.lists(
@@ -114,17 +119,26 @@ def _same_columns(actual: dict, expected: dict) -> tuple[dict, dict]:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(plan=steps)
 def test_target_equals_the_scd1_model_after_every_batch(spark, tmp_path_factory, plan):
-    global examples_run
+    global examples_run, poisoned_files
     examples_run += 1
     ws = new_workspace(spark, tmp_path_factory.mktemp("prop"))
     model, batch_numbers, staged, quarantined = Scd1Model(), {}, 0, 0
     for step, (file_specs, merge, rerun) in enumerate(plan):
-        results = []
+        results, poisoned = [], []
         for index, spec in enumerate(file_specs):
             name = f"s{step}_f{index}.csv"
             _land(str(ws.landing), name, spec)
-            results.append(load_file(name, spec.mtime_offset, step, spec.text()))
-        summary = stage_new_files(spark, ws.stage_config())
+            if spec.poison:
+                poisoned.append(name)
+            else:
+                results.append(load_file(name, spec.mtime_offset, step, spec.text()))
+        poisoned_files += len(poisoned)
+        os.environ[faults.FAIL_READ] = "/".join(poisoned)
+        try:
+            summary = stage_new_files(spark, ws.stage_config())
+        finally:
+            del os.environ[faults.FAIL_READ]
+        assert sorted(f["file"] for f in summary.files if f["outcome"] == "rejected") == poisoned
         batch_numbers[summary.batch_id] = step
         model.stage([row for result in results for row in result.valid])
         staged += sum(len(r.valid) for r in results)
@@ -152,5 +166,6 @@ def test_target_equals_the_scd1_model_after_every_batch(spark, tmp_path_factory,
 
 def test_report_examples_run():
     """Runs after the property test (file order): states how many examples it ran."""
-    print(f"\nproperty test examples run: {examples_run}")
+    print(f"\nproperty test examples run: {examples_run}, poisoned files: {poisoned_files}")
     assert examples_run in (0, EXAMPLES)
+    assert poisoned_files > 0 or examples_run == 0, "no example made a file fail"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import sys
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -46,7 +47,9 @@ def files_named_in(error: BaseException | str, files: Sequence[LandingFile]) -> 
     named = []
     for landing_file in files:
         forms = {landing_file.path, urllib.parse.quote(landing_file.path), urllib.parse.quote(landing_file.path, "/:")}
-        if any(form in message for form in forms):
+        # The whole path: `f1.csv` must not match `f1.csv.bak` (Spark ends its sentence with a period).
+        pattern = "|".join(re.escape(form) for form in forms)
+        if re.search(rf"(?:{pattern})(?=$|[\s'\"),;\]]|\.(?:\s|$))", message):
             named.append(landing_file)
     return named
 
