@@ -21,7 +21,7 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from order_tracking.failures import CSV_PARSER_MAX_COLUMNS, clip, column_limit, describe
+from order_tracking.failures import CSV_PARSER_MAX_COLUMNS, describe
 from order_tracking.files import LandingFile
 
 # Read the given files as the load does, without writing; the error if that fails, else None.
@@ -65,17 +65,16 @@ def widest_record(path: str) -> int:
 
 
 def reason_for(error: BaseException, landing_file: LandingFile) -> str:
-    """`describe(error)`, naming the column limit where the file goes past it even if the error does not say so
-    (over Spark Connect the message may carry only the error class, without the parser's cause)."""
-    reason = describe(error)
-    if column_limit(str(error)) is None and os.path.exists(landing_file.path):
+    """Why a file that fails when read alone is rejected: `describe(error)`, or, where a record goes past the CSV
+    parser's column limit, that record's width. The file decides, not the message, which varies: over Spark Connect
+    it may hold only the error class, and a JVM that has thrown the same exception often enough drops its text."""
+    if os.path.exists(landing_file.path):
         widest = widest_record(landing_file.path)
         if widest > CSV_PARSER_MAX_COLUMNS:
-            limit = (
+            return (
                 f"a record has {widest:,} fields, more than the CSV parser's column limit of {CSV_PARSER_MAX_COLUMNS:,}"
             )
-            reason = clip(f"{limit}; {reason}")
-    return reason
+    return describe(error)
 
 
 def failing_alone(files: Sequence[LandingFile], probe: Probe) -> dict[str, BaseException]:

@@ -229,7 +229,29 @@ def local_spark(
                 raise UnsupportedJava(problem) from error
             raise
     spark.sparkContext.setLogLevel("ERROR")  # local only: the notebooks never touch sparkContext
+    silence_task_failure_logs(spark)
     return spark
+
+
+# Loggers that report a failed task with the exception's whole text: for a record past the CSV parser's column limit
+# that is the record and the parser's settings, over 1 MB per failed write. The stage task isolates such a file, and
+# the driver's error says the same in one line, so locally these stay quiet (Databricks keeps them in its driver log).
+TASK_FAILURE_LOGGERS = (
+    "org.apache.spark.executor.Executor",
+    "org.apache.spark.scheduler.TaskSetManager",
+    "org.apache.spark.util.Utils",
+    "org.apache.spark.sql.execution.datasources.FileFormatWriter",
+    "org.apache.spark.sql.delta.files.DeltaFileFormatWriter",
+    "org.apache.spark.sql.execution.datasources.v2",
+)
+
+
+def silence_task_failure_logs(spark: SparkSession) -> None:
+    """Turn the TASK_FAILURE_LOGGERS off in this local JVM (local only: the package never reaches the JVM)."""
+    configurator = spark._jvm.org.apache.logging.log4j.core.config.Configurator
+    off = spark._jvm.org.apache.logging.log4j.Level.OFF
+    for logger in TASK_FAILURE_LOGGERS:
+        configurator.setLevel(logger, off)
 
 
 def create_local_schema(spark: SparkSession, schema: str, location: str) -> None:
