@@ -11,10 +11,10 @@ import subprocess
 import pytest
 import yaml
 
-from workspace_stub import USER_NAME, WorkspaceStub
+from workspace_stub import USER_NAME, WAREHOUSE, WorkspaceStub
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MIN_CLI = (0, 236, 0)  # databricks.yml: bundle.databricks_cli_version
+MIN_CLI = (0, 281, 0)  # databricks.yml: bundle.databricks_cli_version
 BUNDLE_FILES = ("databricks.yml", ".gitignore", "resources", "notebooks", "src")
 with open(os.path.join(ROOT, "databricks.yml"), encoding="utf-8") as _config:
     TARGETS = tuple(yaml.safe_load(_config)["targets"])
@@ -38,7 +38,7 @@ def _find_cli() -> tuple[str | None, str]:
         found = re.search(r"Databricks CLI v(\d+)\.(\d+)\.(\d+)", out)
         if found and tuple(map(int, found.groups())) >= MIN_CLI:
             return cli, ""
-    return None, "no Databricks CLI >= v0.236.0 found (scripts/install-databricks-cli.sh builds one into .venv/bin)"
+    return None, "no Databricks CLI >= v0.281.0 found (scripts/install-databricks-cli.sh builds one into .venv/bin)"
 
 
 CLI, WHY_NOT = _find_cli()
@@ -115,3 +115,30 @@ def test_trigger_and_landing_path_point_at_the_volume_resource(validated, target
     params = {p["name"]: p["default"] for p in job["parameters"]}
     # References (resolved at deploy) rather than variables, so dev's schema prefix reaches the trigger too.
     assert job["trigger"]["file_arrival"]["url"] == params["landing_path"] == volume_ref + "/incoming/"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_maintenance_job_is_scheduled_weekly_one_run_at_a_time(validated, target):
+    job = validated[target]["resources"]["jobs"]["orders_maintenance"]
+    assert job["max_concurrent_runs"] == 1
+    assert job["schedule"]["quartz_cron_expression"] == "0 0 3 ? * SUN"
+    assert job["tasks"][0]["notebook_task"]["notebook_path"].endswith("/files/notebooks/orders_maintenance")
+    params = {p["name"]: p["default"] for p in job["parameters"]}
+    assert int(params["vacuum_retention_hours"]) >= 168
+    assert params["dry_run"] == "false" and params["replay"] == ""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_dashboard_reads_the_pipelines_schema_on_the_looked_up_warehouse(validated, target):
+    dashboard = validated[target]["resources"]["dashboards"]["orders_health"]
+    schema = validated[target]["resources"]["schemas"]["orders_schema"]
+    assert dashboard["warehouse_id"] == WAREHOUSE["id"]
+    assert dashboard["dataset_schema"] in ("${resources.schemas.orders_schema.name}", schema["name"])
+    datasets = json.loads(dashboard["serialized_dashboard"])["datasets"]
+    assert {d["name"] for d in datasets} == {
+        "files_per_day",
+        "rejections_per_day",
+        "quarantine_per_day",
+        "merges_per_day",
+        "arrival_to_merge",
+    }

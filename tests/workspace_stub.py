@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 FILES = "/api/2.0/fs/files"
 DIRECTORIES = "/api/2.0/fs/directories"
 USER_NAME = "tester@example.com"
+WAREHOUSE = {"id": "stubwarehouse01", "name": "Serverless Starter Warehouse"}  # found by the bundle's lookup
 
 
 @dataclass
@@ -100,6 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command == "POST" and path == "/api/2.0/workspace/mkdirs":
                 ws.workspace_folders.add(json.loads(body or b"{}").get("path", ""))
                 return self._reply(200, {})
+            if self.command == "GET" and path == "/api/2.0/sql/warehouses":
+                return self._reply(200, {"warehouses": [WAREHOUSE]})
             if path == "/.well-known/databricks-config":
                 return self._error(404, "NOT_FOUND", "no host metadata")  # SDKs fall back to explicit config
             ws.unhandled.append((self.command, self.path))
