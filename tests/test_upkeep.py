@@ -50,7 +50,7 @@ def test_maintenance_prunes_only_old_merged_batches_and_a_dry_run_changes_nothin
     assert (dry.stage_rows_pruned, dry.quarantine_rows_pruned) == (9, 3)  # aa, bb, cc: 3 rows and 1 bad row each
     assert sorted(p.split("/")[-1] for p in dry.archived_files_deleted) == ["aa.csv", "bb.csv"]
     assert _count(spark, ws.tables.stage) == stage_before
-    assert sorted(ws.archived()) == ["aa.csv", "bb.csv", "cc.csv", "dd.csv"]
+    assert sorted(ws.archived()) == ["aa.csv", "bb.csv", "cc.csv", "dd.csv", "ee.csv"]
 
     done = run_upkeep(spark, _config(ws, stage_retention_days=30, archive_retention_days=55))
 
@@ -61,7 +61,7 @@ def test_maintenance_prunes_only_old_merged_batches_and_a_dry_run_changes_nothin
         "ee.csv",
     ]
     assert _count(spark, ws.tables.quarantine) == 2
-    assert sorted(ws.archived()) == ["cc.csv", "dd.csv"]
+    assert sorted(ws.archived()) == ["cc.csv", "dd.csv", "ee.csv"]
     assert _count(spark, ws.tables.file_log) == 5  # the record of every file is kept
     assert _count(spark, ws.tables.target) == target_before
     assert done.files_after_optimize[ws.tables.stage] <= 2
