@@ -131,8 +131,8 @@ def _attempts_so_far(spark: SparkSession, tables: Tables, names: list[str]) -> d
 def land_copy(source: str, landing_path: str, name: str) -> str:
     """Copy under a hidden name first, then rename: the stage task never lists a half-written copy.
 
-    A crash before the replay log's append leaves the copy landed; a second replay finds it and lands nothing
-    twice (same new name, same bytes).
+    A crash before the replay log's append leaves the copy landed but unrecorded: a second replay before the next
+    run finds the same name and lands nothing twice; after that run it would land the file again.
     """
     os.makedirs(landing_path, exist_ok=True)
     final = os.path.join(landing_path, name)
