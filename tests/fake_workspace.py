@@ -63,12 +63,16 @@ def copy_bundle(destination: Path) -> Path:
     return destination
 
 
+STARTER_WAREHOUSE = "Serverless Starter Warehouse"
+
+
 @dataclass
 class FakeWorkspace:
     """A running fake workspace: its URL, its request log, and the CLI pointed at it."""
 
     url: str
     home: Path
+    warehouse_id: str = ""
 
     def log(self) -> dict[str, list]:
         """Every API request received so far, in order, and every error the fake raised."""
@@ -90,6 +94,16 @@ class FakeWorkspace:
             return status, json.loads(body) if body else None
         except json.JSONDecodeError:
             return status, body.decode(errors="replace")
+
+    def post(self, path: str, body: dict) -> Any:
+        """POST a JSON body to an API path as the CLI's user; the parsed reply."""
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
 
     def cli(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         """Run `databricks <args>` in cwd with only the fake's credentials and the direct deployment engine."""
@@ -135,7 +149,10 @@ def fake_workspace(scratch: Path) -> Iterator[FakeWorkspace]:
         try:
             url = server.stdout.readline().strip()
             assert url.startswith("http://127.0.0.1:"), f"the fake workspace did not start: {url!r}"
-            yield FakeWorkspace(url, scratch / "home")
+            workspace = FakeWorkspace(url, scratch / "home")
+            # The bundle's warehouse_id variable looks this warehouse up by name, as in a new workspace.
+            workspace.warehouse_id = workspace.post("/api/2.0/sql/warehouses", {"name": STARTER_WAREHOUSE})["id"]
+            yield workspace
         finally:
             server.stdin.close()
             try:

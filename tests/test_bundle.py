@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from databricks.bundles.dashboards import Dashboard
 from databricks.bundles.jobs import Job, JobCluster
 from databricks.bundles.schemas import Schema
 from databricks.bundles.volumes import Volume
@@ -30,7 +31,7 @@ def _read(path: str) -> str:
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TYPED = {"jobs": Job, "schemas": Schema, "volumes": Volume}
+TYPED = {"jobs": Job, "schemas": Schema, "volumes": Volume, "dashboards": Dashboard}
 TARGETS = tuple(yaml.safe_load(_read(os.path.join(ROOT, "databricks.yml")))["targets"])
 
 
@@ -52,9 +53,11 @@ def test_every_resource_passes_the_typed_bundle_schema(kind, key, definition):
     TYPED[kind].from_dict(copy.deepcopy(definition))
 
 
-def test_resources_are_the_job_schema_and_volume():
+def test_resources_are_the_jobs_schema_volume_and_dashboard():
     assert sorted((kind, key) for kind, key, _ in _resources()) == [
+        ("dashboards", "orders_health"),
         ("jobs", "orders"),
+        ("jobs", "orders_maintenance"),
         ("schemas", "orders_schema"),
         ("volumes", "landing"),
     ]

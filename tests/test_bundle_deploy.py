@@ -134,7 +134,7 @@ def test_deploy_uploads_the_notebooks_and_exactly_the_modules_they_import(deploy
     files_root = deployment.summary["workspace"]["file_path"]
     prefix = f"{IMPORT_FILE}{files_root}/"
     uploaded = {r["path"].removeprefix(prefix) for r in deploy.requests if r["path"].startswith(prefix)}
-    notebooks = {"notebooks/orders_stage.ipynb", "notebooks/orders_target.ipynb"}
+    notebooks = {f"notebooks/{name}.ipynb" for name in ("orders_stage", "orders_target", "orders_maintenance")}
     needed = _package_files_the_notebooks_import()
     assert "src/order_tracking/stage.py" in needed and "src/order_tracking/environment.py" in needed
     # Nothing the notebooks import is left behind, and no laptop-only code or sample data goes along.

@@ -28,6 +28,7 @@ def validated(tmp_path_factory) -> dict[str, dict]:
             assert "Warning" not in run.stderr and "Error" not in run.stderr, run.stderr
             results[target] = json.loads(run.stdout)
         results["user"] = ws.get("/api/2.0/preview/scim/v2/Me")[1]["userName"]
+        results["warehouse_id"] = ws.warehouse_id
     return results
 
 
@@ -76,3 +77,30 @@ def test_trigger_and_landing_path_point_at_the_volume_resource(validated, target
     params = {p["name"]: p["default"] for p in job["parameters"]}
     # References (resolved at deploy) rather than variables, so dev's schema prefix reaches the trigger too.
     assert job["trigger"]["file_arrival"]["url"] == params["landing_path"] == volume_ref + "/incoming/"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_maintenance_job_is_scheduled_weekly_one_run_at_a_time(validated, target):
+    job = validated[target]["resources"]["jobs"]["orders_maintenance"]
+    assert job["max_concurrent_runs"] == 1
+    assert job["schedule"]["quartz_cron_expression"] == "0 0 3 ? * SUN"
+    assert job["tasks"][0]["notebook_task"]["notebook_path"].endswith("/files/notebooks/orders_maintenance")
+    params = {p["name"]: p["default"] for p in job["parameters"]}
+    assert int(params["vacuum_retention_hours"]) >= 168
+    assert params["dry_run"] == "false" and params["replay"] == ""
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_dashboard_reads_the_pipelines_schema_on_the_looked_up_warehouse(validated, target):
+    dashboard = validated[target]["resources"]["dashboards"]["orders_health"]
+    schema = validated[target]["resources"]["schemas"]["orders_schema"]
+    assert dashboard["warehouse_id"] == validated["warehouse_id"]
+    assert dashboard["dataset_schema"] in ("${resources.schemas.orders_schema.name}", schema["name"])
+    datasets = json.loads(dashboard["serialized_dashboard"])["datasets"]
+    assert {d["name"] for d in datasets} == {
+        "files_per_day",
+        "rejections_per_day",
+        "quarantine_per_day",
+        "merges_per_day",
+        "arrival_to_merge",
+    }

@@ -1,4 +1,4 @@
-"""`python -m order_tracking run|show|watch|upload|generate`: the job and its tools on a laptop."""
+"""`python -m order_tracking run|show|watch|upload|generate|replay|report|upkeep`: the job and its tools on a laptop."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--poll-seconds", type=float, default=1.0)
     commands.add_parser("upload", help="upload CSVs to a Unity Catalog volume (Files API)", add_help=False)
     commands.add_parser("generate", help="write realistic order-tracking CSVs", add_help=False)
+    commands.add_parser("replay", help="send rejected files back into the landing folder", add_help=False)
+    commands.add_parser("report", help="print and draw the health view of the local tables", add_help=False)
+    commands.add_parser("upkeep", help="the maintenance job on the local tables", add_help=False)
     return parser
 
 
@@ -65,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from order_tracking.generate import main_generate
 
         return main_generate(argv[1:])
+    if argv and argv[0] in ("replay", "report", "upkeep"):
+        from order_tracking.local import operate
+
+        return getattr(operate, f"main_{argv[0]}")(argv[1:])
     args = build_parser().parse_args(argv)
     from order_tracking.local import commands
     from order_tracking.local.prereqs import UnsupportedJava

@@ -21,8 +21,10 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _properties(stats_columns: str | None, deletion_vectors: bool) -> str:
+def _properties(stats_columns: str | None, deletion_vectors: bool, change_data_feed: bool = False) -> str:
     properties = [f"'delta.enableDeletionVectors' = '{str(deletion_vectors).lower()}'"]
+    if change_data_feed:  # downstream readers take only what each MERGE changed (docs/operating.md)
+        properties.append("'delta.enableChangeDataFeed' = 'true'")
     if stats_columns:
         properties.append(f"'delta.dataSkippingStatsColumns' = '{stats_columns}'")
     return f"TBLPROPERTIES ({', '.join(properties)})"
@@ -90,11 +92,17 @@ TARGET_COLUMNS = """
 
 
 def create_table_sql(
-    name: str, columns: str, comment: str, stats_columns: str | None = None, *, deletion_vectors: bool = False
+    name: str,
+    columns: str,
+    comment: str,
+    stats_columns: str | None = None,
+    *,
+    deletion_vectors: bool = False,
+    change_data_feed: bool = False,
 ) -> str:
     """CREATE TABLE IF NOT EXISTS with a declared schema; `stats_columns` limits data-skipping statistics,
     `deletion_vectors` is for a table with row-level changes (the target)."""
-    properties = _properties(stats_columns, deletion_vectors)
+    properties = _properties(stats_columns, deletion_vectors, change_data_feed)
     return (
         f"CREATE TABLE IF NOT EXISTS {name} ({columns.strip()}) USING DELTA COMMENT {sql_string(comment)} {properties}"
     )
@@ -120,5 +128,7 @@ def ensure_stage_tables(spark: SparkSession, tables: Tables) -> None:
 def ensure_target_tables(spark: SparkSession, tables: Tables) -> None:
     """Create the target task's tables if they are missing."""
     target_comment = "Newest status per parcel (SCD type 1)"
-    spark.sql(create_table_sql(tables.target, TARGET_COLUMNS, target_comment, deletion_vectors=True))
+    spark.sql(
+        create_table_sql(tables.target, TARGET_COLUMNS, target_comment, deletion_vectors=True, change_data_feed=True)
+    )
     spark.sql(create_table_sql(tables.merge_log, MERGE_LOG_COLUMNS, "Stage batches merged into the target"))

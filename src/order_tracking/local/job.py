@@ -70,7 +70,10 @@ def _read_yaml(path: str) -> dict[str, Any]:
 
 def _variable_values(config: Mapping[str, Any], target: str, overrides: Mapping[str, str]) -> dict[str, Any]:
     declared = config.get("variables") or {}
-    values = {name: (spec or {}).get("default") for name, spec in declared.items()}
+    # A lookup variable (the dashboard's warehouse) is resolved by the CLI against the workspace; no local job reads it.
+    values = {
+        name: (spec or {}).get("default", "" if "lookup" in (spec or {}) else None) for name, spec in declared.items()
+    }
     target_values = (config["targets"][target] or {}).get("variables") or {}
     for name, value in {**target_values, **overrides}.items():
         if name not in declared:
