@@ -96,6 +96,8 @@ def test_a_run_started_while_another_runs_waits_its_turn_and_nothing_is_loaded_t
     cli = finish(cli_run)
 
     assert (cli.returncode, here["status"]) == (0, "succeeded"), (cli.stderr[-2000:], here["error"])
+    start_up_notices = ("Using incubator modules", "log4j profile", "default log level", "NativeCodeLoader", "loopback")
+    assert not [line for line in cli.stderr.splitlines() if any(n in line for n in start_up_notices)], cli.stderr
     summaries = sorted((cli.summary, here), key=lambda s: s["tasks"]["orders_stage"]["batch_id"])
     stages = [s["tasks"]["orders_stage"] for s in summaries]
     assert [s["files_staged"] for s in stages] == [3, 0]

@@ -16,6 +16,7 @@ from conftest import Workspace, assert_rows
 from order_tracking.cli import repo_root
 from order_tracking.local import commands
 from order_tracking.local.job import load_job, local_parameters
+from order_tracking.local.progress import Progress
 from order_tracking.local.runner import run_job
 from order_tracking.local.watch import Watcher
 
@@ -35,8 +36,8 @@ def job_parameters(ws: Workspace) -> dict[str, str]:
     )
 
 
-def run_once(spark, ws: Workspace):
-    return run_job(spark, load_job(repo_root(), "dev"), job_parameters(ws))
+def run_once(spark, ws: Workspace, progress: Progress | None = None):
+    return run_job(spark, load_job(repo_root(), "dev"), job_parameters(ws), progress=progress)
 
 
 def target_rows(spark, ws: Workspace):
@@ -48,8 +49,18 @@ def target_rows(spark, ws: Workspace):
 def test_the_job_on_the_samples_then_a_file_of_updates(spark, ws, capsys) -> None:
     for sample in SAMPLES.glob("*.csv"):
         shutil.copy(sample, ws.landing / sample.name)
-    first = run_once(spark, ws)
+    said = []
+    first = run_once(spark, ws, Progress(write=said.append))
     assert first.status == "succeeded", first.error
+    assert [line.split(" after ")[0] for line in said] == [
+        "orders_stage: started",
+        "orders_stage: done",
+        "orders_target: started",
+        "orders_target: done",
+    ]
+    # What the notebooks print is kept with the run, not printed: `run --verbose` shows it.
+    assert '"rows_staged": 9' in first.printed["orders_stage"]
+    assert '"rows_staged"' not in capsys.readouterr().out
     assert first.tasks["orders_stage"]["rows_staged"] == 9
     assert first.tasks["orders_stage"]["rows_quarantined"] == 2
     assert first.tasks["orders_target"]["rows_inserted"] == 5

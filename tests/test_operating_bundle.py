@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from order_tracking.health import QUERIES, dashboard_json, query_lines
 from order_tracking import environment
+from order_tracking.health import QUERIES, dashboard_json, query_lines
 from order_tracking.local.job import load_job
 from order_tracking.local.runner import code_cells
 from order_tracking.upkeep import MIN_VACUUM_HOURS, UPKEEP_PARAMETERS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ def _job_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", default=os.path.join(LOCAL, "archive"))
     parser.add_argument("--rejected", default=os.path.join(LOCAL, "rejected"))
     parser.add_argument("--settle-seconds", type=float, default=None, help="override the job's settle_seconds")
+    parser.add_argument("--verbose", action="store_true", help="also print what the notebooks print")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the job once: stage then merge")
     _job_args(run)
-    run.add_argument("--json", action="store_true", help="print the run summary as one JSON line, last")
+    run.add_argument("--json", action="store_true", help="also print the whole run summary as one JSON line, last")
     run.add_argument("--no-wait", action="store_true", help="exit (code 3) instead of queueing behind a running job")
     run.add_argument("--show", action="store_true", help="print the target table after a successful run")
     show = commands.add_parser("show", help="print the target table and table counts")
@@ -81,7 +81,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnsupportedJava as problem:  # a set-up problem, not a bug: say it in one line, no traceback
         print(f"not started: {problem}", file=sys.stderr)
         return 2
-
-
-def print_json_line(value: object) -> None:
-    print(json.dumps(value, default=str, separators=(",", ":")), flush=True)

@@ -6,8 +6,9 @@ import argparse
 import os
 import sys
 
-from order_tracking.cli import print_json_line
+from order_tracking.local.console import print_json_line, run_report
 from order_tracking.local.job import JobSpec, load_job, local_parameters
+from order_tracking.local.progress import Progress, spark_activity
 from order_tracking.local.runner import JobLocked, JobRun, job_lock, run_job
 from order_tracking.local.session import (
     LOCAL_CATALOG,
@@ -15,6 +16,8 @@ from order_tracking.local.session import (
     local_spark,
     register_local_tables,
 )
+
+HEARTBEAT_SECONDS = 15.0  # how often a running task says it still runs
 
 
 def _prepare(args: argparse.Namespace, root: str) -> tuple[JobSpec, dict[str, str]]:
@@ -33,20 +36,23 @@ def _prepare(args: argparse.Namespace, root: str) -> tuple[JobSpec, dict[str, st
     return spec, parameters
 
 
-def _report(run: JobRun, as_json: bool) -> int:
+def _report(run: JobRun, *, as_json: bool = False, verbose: bool = False) -> int:
+    """The per-file table and the summary line (a failure's on stderr); `as_json` adds the whole run as the last
+    line; `verbose` first repeats what the notebooks printed."""
+    if verbose:
+        for task, printed in run.printed.items():
+            print(f"--- {task} printed:\n{printed.rstrip()}")
+    *table, summary = run_report(run)
+    print("\n".join(table), flush=True)
+    print(summary, file=sys.stdout if run.status == "succeeded" else sys.stderr, flush=True)
     if as_json:
         print_json_line(run.as_dict())
-    elif run.status == "succeeded":
-        stage, target = run.tasks.get("orders_stage") or {}, run.tasks.get("orders_target") or {}
-        print(
-            f"run succeeded in {run.seconds:.1f}s: staged {stage.get('files_staged', 0)} file(s), "
-            f"{stage.get('rows_staged', 0)} row(s); quarantined {stage.get('rows_quarantined', 0)}; "
-            f"rejected {stage.get('files_rejected', 0)} file(s); target +{target.get('rows_inserted', 0)} "
-            f"inserted, {target.get('rows_updated', 0)} updated, {target.get('rows_unchanged', 0)} unchanged"
-        )
-    else:
-        print(f"run FAILED in task {run.failed_task}: {run.error}", file=sys.stderr)
     return 0 if run.status == "succeeded" else 1
+
+
+def _progress(spark) -> Progress:
+    tracker = spark.sparkContext.statusTracker()  # local only: the notebooks never touch sparkContext
+    return Progress(interval=HEARTBEAT_SECONDS, activity=lambda: spark_activity(tracker))
 
 
 def run(args: argparse.Namespace, root: str) -> int:
@@ -55,7 +61,9 @@ def run(args: argparse.Namespace, root: str) -> int:
         with job_lock(args.warehouse, wait=not args.no_wait):
             spark = local_spark(args.warehouse)
             register_local_tables(spark, args.warehouse, args.schema)
-            code = _report(run_job(spark, spec, parameters), args.json)
+            with _progress(spark).heartbeat() as progress:
+                result = run_job(spark, spec, parameters, progress=progress)
+            code = _report(result, as_json=args.json, verbose=args.verbose)
             if args.show and code == 0:
                 print_target(spark, args.schema, limit=50)
             return code
@@ -95,9 +103,9 @@ def watch(args: argparse.Namespace, root: str) -> int:
     register_local_tables(spark, args.warehouse, args.schema)
 
     def one_run() -> JobRun:
-        with job_lock(args.warehouse):
-            result = run_job(spark, spec, parameters)
-        _report(result, as_json=False)
+        with job_lock(args.warehouse), _progress(spark).heartbeat() as progress:
+            result = run_job(spark, spec, parameters, progress=progress)
+        _report(result, verbose=args.verbose)
         return result
 
     watcher = Watcher(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import time
@@ -17,6 +18,7 @@ from order_tracking import faults
 from order_tracking.failures import describe
 from order_tracking.local.dbutils import LocalDbutils, NotebookExit, TaskValues
 from order_tracking.local.job import JobSpec
+from order_tracking.local.progress import Progress
 
 
 class JobLocked(RuntimeError):
@@ -32,6 +34,7 @@ class JobRun:
     failed_task: str | None = None
     error: str | None = None
     seconds: float = 0.0
+    printed: dict[str, str] = field(default_factory=dict)  # what each notebook printed (`run --verbose`)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,18 +78,32 @@ def run_job(
     parameters: Mapping[str, str],
     *,
     checkpoint: Callable[[str], None] = faults.checkpoint,
+    progress: Progress | None = None,
 ) -> JobRun:
-    """Run every task in dependency order; stop at the first failure, as a job run does."""
+    """Run every task in dependency order; stop at the first failure, as a job run does.
+
+    What a notebook prints is kept in `JobRun.printed` (a task run's output, on Databricks), not printed here;
+    `progress` hears when each task starts and ends."""
     run, started = JobRun(), time.monotonic()
     task_values = TaskValues()
     for index, task in enumerate(spec.tasks):
         if index:
             checkpoint("job.between_tasks")
         task_values.current_task = task.key
+        if progress:
+            progress.task_started(task.key)
+        printed, value, finished = io.StringIO(), None, False
         try:
-            value = run_notebook(spark, task.notebook_path, LocalDbutils(parameters, task_values))
+            with contextlib.redirect_stdout(printed):
+                value = run_notebook(spark, task.notebook_path, LocalDbutils(parameters, task_values))
+            finished = True
         except Exception as error:  # noqa: BLE001 - a failed task is reported, like a failed job run
             run.status, run.failed_task, run.error = "failed", task.key, f"{type(error).__name__}: {describe(error)}"
+        finally:
+            run.printed[task.key] = printed.getvalue()
+            if progress:
+                progress.task_finished(task.key, failed=not finished)
+        if not finished:
             break
         run.tasks[task.key] = json.loads(value) if value else None
     else:

@@ -18,6 +18,7 @@ from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
 from order_tracking.local.prereqs import UnsupportedJava, java_problem
+from order_tracking.local.quiet import LOG4J2_PROPERTIES, jvm_stderr_filtered
 from order_tracking.tables import sql_string
 
 LOCAL_CATALOG = "spark_catalog"
@@ -85,6 +86,7 @@ def one_jar_fetch_at_a_time(ivy_home: str = IVY_HOME) -> Iterator[None]:
     if cached_delta_jars(ivy_home):
         yield
         return
+    print("fetching Delta's jars from Maven Central (first start on this machine only)", file=sys.stderr, flush=True)
     os.makedirs(ivy_home, exist_ok=True)
     with open(os.path.join(ivy_home, ".order-tracking-jar-fetch.lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -181,7 +183,7 @@ def shared_settings(
         "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),
         "spark.ui.enabled": "false",
         "spark.driver.extraJavaOptions": f"-Dderby.system.home={java_option_value(warehouse)} {JVM_TIME_ZONE} "
-        f"-XX:+UseParallelGC{more_options}",
+        f"-Dlog4j2.configurationFile={java_option_value(LOG4J2_PROPERTIES)} -XX:+UseParallelGC{more_options}",
         **RUNTIME_FILTERS,
         **delta_jar_settings(),
     }
@@ -222,36 +224,14 @@ def local_spark(
         for key, value in settings.items():
             builder = builder.config(key, value)
         try:
-            spark = builder.getOrCreate()
+            with jvm_stderr_filtered():
+                spark = builder.getOrCreate()
         except PySparkRuntimeError as error:  # e.g. JAVA_GATEWAY_EXITED, which does not say why
             problem = java_problem()
             if problem:
                 raise UnsupportedJava(problem) from error
             raise
-    spark.sparkContext.setLogLevel("ERROR")  # local only: the notebooks never touch sparkContext
-    silence_task_failure_logs(spark)
     return spark
-
-
-# Loggers that report a failed task with the exception's whole text: for a record past the CSV parser's column limit
-# that is the record and the parser's settings, over 1 MB per failed write. The stage task isolates such a file, and
-# the driver's error says the same in one line, so locally these stay quiet (Databricks keeps them in its driver log).
-TASK_FAILURE_LOGGERS = (
-    "org.apache.spark.executor.Executor",
-    "org.apache.spark.scheduler.TaskSetManager",
-    "org.apache.spark.util.Utils",
-    "org.apache.spark.sql.execution.datasources.FileFormatWriter",
-    "org.apache.spark.sql.delta.files.DeltaFileFormatWriter",
-    "org.apache.spark.sql.execution.datasources.v2",
-)
-
-
-def silence_task_failure_logs(spark: SparkSession) -> None:
-    """Turn the TASK_FAILURE_LOGGERS off in this local JVM (local only: the package never reaches the JVM)."""
-    configurator = spark._jvm.org.apache.logging.log4j.core.config.Configurator
-    off = spark._jvm.org.apache.logging.log4j.Level.OFF
-    for logger in TASK_FAILURE_LOGGERS:
-        configurator.setLevel(logger, off)
 
 
 def create_local_schema(spark: SparkSession, schema: str, location: str) -> None:
