@@ -56,6 +56,13 @@ def test_by_default_a_run_prints_the_table_and_one_summary_line_and_no_json(caps
     assert not any(line.startswith("{") for line in out), "the notebooks' JSON is printed only with --verbose"
 
 
+def test_the_summary_names_files_left_for_the_next_run_after_a_failure_that_did_not_reproduce() -> None:
+    run = a_run()
+    run.tasks["orders_stage"]["files_failed"] = 2
+    assert run_report(run)[-1].endswith("0 unchanged; 2 file(s) left for the next run")
+    assert "left for the next run" not in run_report(a_run())[-1]
+
+
 def test_json_adds_the_whole_run_as_the_last_line_and_verbose_the_notebooks_output(capsys) -> None:
     run = a_run()
     assert commands._report(run, as_json=True, verbose=True) == 0
