@@ -61,7 +61,7 @@ def spark(warehouse: Path):
 
     # The suite's session lives for minutes: the full JIT (C2) pays off there, unlike in one short CLI run, and
     # compiling later cost less CPU: test_merge.py alone 86-95 CPU-s against 103-106 at the default threshold,
-    # in about the same wall time; the suite (two workers, CPU-bound) 760 CPU-s against 832 (session 6).
+    # in about the same wall time; the suite (two workers, CPU-bound) 760 CPU-s against 832.
     session = local_spark(
         str(warehouse),
         app_name="order-tracking-tests",
@@ -72,7 +72,7 @@ def spark(warehouse: Path):
     # about 150 classes (Janino) in a warm session, every run; one cause: a query with a new timestamp literal
     # (_staged_at, _updated_at) is compiled again, because the literal is written into the generated source.
     # On a few rows per test that costs more than it saves: test_merge.py took about 20% less CPU and wall time,
-    # the whole suite 7.5 instead of 10.5 minutes (benchmarks/README.md, "Session 5"). Code generation is still
+    # the whole suite 7.5 instead of 10.5 minutes (docs/decisions.md). Code generation is still
     # exercised by every test that runs the job in its own process (the CLI) or over Spark Connect, which start
     # with the product's settings; results do not depend on the mode.
     session.conf.set("spark.sql.codegen.wholeStage", "false")

@@ -62,7 +62,7 @@ def test_the_jvm_runs_in_utc_whatever_the_machines_time_zone(spark):
 
 # What a first JVM start does in an Ivy folder, faked: fetch the Delta jars unless they are there. Two real fetches
 # into one folder at once fail ("problem during retrieve", "download failed"): three first `make test` runs out of
-# three on a fresh machine, with two workers (session 11). Here a second fetch at the same time fails as well.
+# three on a fresh machine, with two workers. Here a second fetch at the same time fails as well.
 _FAKE_START = """
 import os, sys, time
 from importlib.metadata import version

@@ -104,7 +104,7 @@ def test_ctrl_c_stops_the_watcher_after_the_run_in_progress(tmp_path: Path) -> N
 
 def test_watch_keeps_a_long_session_with_the_full_jit_while_one_run_stops_it_at_c1(tmp_path: Path, monkeypatch) -> None:
     """`watch` runs the job for hours in one session: C2 compiling later made later runs twice as fast there
-    (benchmarks/README.md, session 8); one `run` is over before C2 pays off."""
+    (docs/decisions.md); one `run` is over before C2 pays off."""
     from order_tracking import cli
     from order_tracking.local import commands
     from order_tracking.local.session import LONG_SESSION_JAVA_OPTIONS

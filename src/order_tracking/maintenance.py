@@ -4,7 +4,7 @@ Every run that loads files appends one small file to `orders_file_log` (task 1),
 `orders_merge_log` (task 2), and every run reads each log whole: the newest committed batch, the pending
 batches. Delta opens every data file of a table it reads in full, so without compaction each run would cost a
 little more than the one before: a file log of 1,258 files took 1.84 s to query against 0.74 s after OPTIMIZE
-(benchmarks/README.md, session 7).
+(docs/decisions.md).
 
 The job compacts a log itself once it holds `LOG_COMPACTION_MIN_FILES` files. Delta's auto compaction would
 do it at every new process's first write locally, and predictive optimization is not on in every workspace.
@@ -33,8 +33,7 @@ def append_to_log(spark: SparkSession, table: str, rows: Sequence[tuple]) -> Non
 def data_files(spark: SparkSession, table: str) -> int:
     """Data files in the table's current version: a metadata query, 50-80 ms in a warm local session on a table
     read since its last commit. Right after a commit (where the job calls it) the query first builds the new
-    snapshot, 0.3-0.5 s at CI size, which the next read of the table would pay otherwise (benchmarks/README.md,
-    session 9)."""
+    snapshot, 0.3-0.5 s at CI size, which the next read of the table would pay otherwise (docs/decisions.md)."""
     return spark.sql(f"DESCRIBE DETAIL {table}").select("numFiles").first()[0]
 
 

@@ -9,9 +9,8 @@ from order_tracking.config import Tables
 # Deletion vectors let MERGE mark changed rows instead of rewriting whole files: only the target, the one table
 # with row-level changes, has them. The other four only ever gain files or lose whole batches, and locally a
 # read of a table with the feature costs more even when no file has a deletion vector (0.25 against 0.13 s on a
-# few rows): job runs on a few rows took 9-11% less time with them on the target only (benchmarks/README.md,
-# session 9). They are turned off explicitly, so that a workspace which enables them by default does not turn
-# them on either.
+# few rows): job runs on a few rows took 9-11% less time with them on the target only (docs/decisions.md). They
+# are turned off explicitly, so that a workspace which enables them by default does not turn them on either.
 # Statistics (min/max per file, for data skipping) only on the columns queries filter by: collecting them for
 # every column made the stage write about a quarter slower. Databricks and Delta 4 honour both properties.
 

@@ -37,14 +37,14 @@ _COMMIT = re.compile(r"\d{20}\.json")
 
 # The JVM's default time zone, whatever the machine's. Delta checks every commit of a JVM outside UTC with a full
 # state reconstruction (`allFilesInCrc.verificationMode.forceOnNonUTC`): with TZ=Europe/Berlin, job runs on a few
-# rows took 0.8 s longer to stage and 0.7 s longer to merge, 17% (benchmarks/README.md, session 9). SQL
+# rows took 0.8 s longer to stage and 0.7 s longer to merge, 17% (docs/decisions.md). SQL
 # already runs in UTC (spark.sql.session.timeZone), and Databricks' JVMs run in UTC too.
 JVM_TIME_ZONE = "-Duser.timezone=UTC"
 
 # For a session that runs the job again and again (`watch`, the test suite): the full JIT (C2), compiling a method
 # only after 4 times the usual number of calls, since most of Spark's code runs a few times per query and
 # compiling all of it costs more than it saves. Job runs of one small file each, one warm session per setting
-# (benchmarks/README.md, session 8): runs 11-20 took 6.9 s each with this, 13.7 s with C1 (`short_runs`).
+# (docs/decisions.md): runs 11-20 took 6.9 s each with this, 13.7 s with C1 (`short_runs`).
 LONG_SESSION_JAVA_OPTIONS = "-XX:CompileThresholdScaling=4"
 
 
@@ -80,7 +80,7 @@ def one_jar_fetch_at_a_time(ivy_home: str = IVY_HOME) -> Iterator[None]:
     processes start one at a time, and the later ones find the jars the first one fetched.
 
     Two Ivy fetches into one Ivy folder at once fail: on a fresh machine `make test` started its two test
-    workers together and one failed with "problem during retrieve ... FileNotFoundException" (session 11).
+    workers together and one failed with "problem during retrieve ... FileNotFoundException".
     Once the jars are there, starts take no lock.
     """
     if cached_delta_jars(ivy_home):
@@ -102,7 +102,7 @@ def use_the_installed_spark() -> list[str]:
 
     - SPARK_HOME: PySpark starts `$SPARK_HOME/bin/spark-submit` whenever it is set, and a data engineer's laptop
       often sets it for a Spark installed by hand. A Spark 3.5 (Scala 2.12) cannot load Delta 4 for Scala 2.13;
-      a stale path made `make demo` fail with "No such file or directory: .../bin/spark-submit" (session 11).
+      a stale path made `make demo` fail with "No such file or directory: .../bin/spark-submit".
     - SPARK_REMOTE: set for Spark Connect or Databricks Connect, it made every local start fail with
       CANNOT_CONFIGURE_SPARK_CONNECT_MASTER.
 
@@ -130,7 +130,7 @@ def utf8_file_names_for_the_jvm() -> str | None:
     not ASCII; the variable set, or None where the locale already is UTF-8 (or on macOS, whose JVM always is).
 
     Under the POSIX locale (LC_ALL=C, or no LANG: Docker images, some CI) the JVM encodes file names as ASCII: a
-    landed `orders_ünïcødé_📦.csv` made the whole stage run fail with PATH_NOT_FOUND (session 11), and
+    landed `orders_ünïcødé_📦.csv` made the whole stage run fail with PATH_NOT_FOUND, and
     `-Dsun.jnu.encoding=UTF-8` is ignored. Python itself runs in UTF-8 mode there, so only the JVM needs it.
     """
     if not sys.platform.startswith("linux"):
