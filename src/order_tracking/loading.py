@@ -17,7 +17,7 @@ from order_tracking.isolation import VANISHED, FileFailure, isolate
 from order_tracking.maintenance import append_to_log
 from order_tracking.moves import FilePlan
 from order_tracking.reading import Loadable
-from order_tracking.tables import sql_string
+from order_tracking.tables import delete_stage_rows, sql_string
 from order_tracking.writing import Counts, probe_batch, write_batch
 
 # Runs in which a file's load may fail without the failure reproducing (an I/O error, a lost task) before the
@@ -44,12 +44,6 @@ class FileResult:
         return FilePlan(self.file.path, self.file.name, folders[self.outcome], self.reason)
 
 
-def _discard_batch(spark: SparkSession, tables: Tables, batch_id: str) -> None:
-    """Delete what a failed write of this (uncommitted) batch left: stage rows when the quarantine write failed."""
-    for table in (tables.stage, tables.quarantine):
-        spark.sql(f"DELETE FROM {table} WHERE {BATCH_ID} = {sql_string(batch_id)}")
-
-
 def write_isolating(
     spark: SparkSession,
     tables: Tables,
@@ -66,21 +60,22 @@ def write_isolating(
     set_aside: dict[str, FileFailure] = {}
     remaining = list(loadable)
     attempt = 0
+
+    def probe(files: Sequence[LandingFile]) -> BaseException | None:
+        try:
+            probe_batch(spark, [(f, sniffed[f.name]) for f in files], batch_id, faults.failing_reads(1))
+        except spark_errors() as failure:
+            return failure
+        return None
+
     while remaining:
         try:
             counts = write_batch(spark, tables, remaining, batch_id, started, checkpoint, faults.failing_reads(attempt))
             return counts, set_aside
         except spark_errors() as error:
             checkpoint("stage.isolating")
-            _discard_batch(spark, tables, batch_id)
-
-            def probe(files: Sequence[LandingFile]) -> BaseException | None:
-                try:
-                    probe_batch(spark, [(f, sniffed[f.name]) for f in files], batch_id, faults.failing_reads(1))
-                except spark_errors() as failure:
-                    return failure
-                return None
-
+            # A failed write leaves stage rows behind when the quarantine write was the one that failed.
+            delete_stage_rows(spark, tables, f"{BATCH_ID} = {sql_string(batch_id)}")
             found = isolate([f for f, _ in remaining], error, probe)
             if not found:
                 raise TaskFailed(

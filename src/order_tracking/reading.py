@@ -132,8 +132,16 @@ def read_landed_files(
         .join(F.broadcast(_split_offsets(rows)), split, "left")
         .withColumn(SOURCE_ROW, (F.col("_read_order") - F.col("_first_read") + F.col("_rows_before") + 1))
         .withColumn(BATCH_ID, F.lit(batch_id))
-        .drop("_block_start", "_read_order", "_first_read", "_rows_before", CORRUPT_RECORD, "_status_ts_raw", BAD_BYTES)
-        .drop(NUL_CHARACTER)
+        .drop(
+            "_block_start",
+            "_read_order",
+            "_first_read",
+            "_rows_before",
+            CORRUPT_RECORD,
+            "_status_ts_raw",
+            BAD_BYTES,
+            NUL_CHARACTER,
+        )
     )
 
 

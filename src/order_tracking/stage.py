@@ -32,7 +32,7 @@ from order_tracking.loading import FileResult, load_and_commit
 from order_tracking.maintenance import compact_when_fragmented
 from order_tracking.moves import carry_out, plans_from_log
 from order_tracking.reading import batch_id_for
-from order_tracking.tables import ensure_stage_tables, sql_string
+from order_tracking.tables import delete_stage_rows, ensure_stage_tables, sql_string
 
 Clock = Callable[[], datetime]
 COMMITTED_OUTCOMES = ("staged", "rejected")  # a file logged as 'failed' is still in the landing folder
@@ -141,8 +141,7 @@ def discard_uncommitted_batches(spark: SparkSession, tables: Tables, last: str |
     skipping prunes every committed file, and a DELETE that matches nothing commits nothing.
     """
     uncommitted = f"{BATCH_ID} > {sql_string(last)}" if last is not None else "true"
-    for table in (tables.stage, tables.quarantine):
-        spark.sql(f"DELETE FROM {table} WHERE {uncommitted}")
+    delete_stage_rows(spark, tables, uncommitted)
 
 
 def stage_new_files(

@@ -107,6 +107,12 @@ def create_table_sql(
     )
 
 
+def delete_stage_rows(spark: SparkSession, tables: Tables, condition: str) -> None:
+    """Delete stage and quarantine rows matching a condition on the batch id (uncommitted attempts only)."""
+    for table in (tables.stage, tables.quarantine):
+        spark.sql(f"DELETE FROM {table} WHERE {condition}")
+
+
 def ensure_stage_tables(spark: SparkSession, tables: Tables) -> None:
     """Create the stage task's tables if they are missing."""
     # Stage and quarantine are read by batch only (pending batches, uncommitted attempts).
