@@ -31,19 +31,20 @@ def append_to_log(spark: SparkSession, table: str, rows: Sequence[tuple]) -> Non
 
 
 def data_files(spark: SparkSession, table: str) -> int:
-    """Data files in the table's current version: a metadata query, 50-80 ms in a warm local session on a table
-    read since its last commit. Right after a commit (where the job calls it) the query first builds the new
-    snapshot, 0.3-0.5 s at CI size, which the next read of the table would pay otherwise (docs/decisions.md)."""
+    """Data files in the table's current version (`DESCRIBE DETAIL`): for maintenance and tests. A task does not
+    call it: right after a commit the query first builds the new snapshot, 0.3-0.5 s at CI size and four Spark jobs."""
     return spark.sql(f"DESCRIBE DETAIL {table}").select("numFiles").first()[0]
 
 
-def compact_when_fragmented(spark: SparkSession, table: str) -> int | None:
-    """OPTIMIZE `table` once it holds LOG_COMPACTION_MIN_FILES data files or more; the number it held, else None.
+def compact_when_fragmented(spark: SparkSession, table: str, files: int) -> int | None:
+    """OPTIMIZE `table` once it holds LOG_COMPACTION_MIN_FILES data files or more; `files`, if it did, else None.
 
-    Compaction commits a new version with the same rows, so a crash during it changes nothing. Reads by
-    batch id keep working: every compacted file has the min/max statistics of the rows it holds.
+    `files` comes from the query the task already makes on the log (its distinct `_metadata.file_path`, plus the
+    file the task appended), not from a query of its own (docs/decisions.md). Should another writer have compacted
+    the log since, the count is high and one OPTIMIZE too many runs, which changes nothing. Compaction commits a
+    new version with the same rows, so a crash during it changes nothing either. Reads by batch id keep working:
+    every compacted file has the min/max statistics of the rows it holds.
     """
-    files = data_files(spark, table)
     if files < LOG_COMPACTION_MIN_FILES:
         return None
     spark.sql(f"OPTIMIZE {table}")

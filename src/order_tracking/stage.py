@@ -108,6 +108,7 @@ class FileLogState:
     and a job."""
 
     last_batch: str | None  # the newest committed batch
+    log_files: int  # data files the file log holds: whether this run's append makes it due for compaction
     committed: dict[tuple, dict]  # identity (name, size, mtime) -> its file-log row, for files staged or rejected
     failed_attempts: dict[tuple, int]  # identity -> runs whose load of it failed without reproducing
 
@@ -120,9 +121,12 @@ def file_log_state(spark: SparkSession, tables: Tables, files: tuple[LandingFile
     logged = log.filter(F.col("file_name").isin([f.name for f in files])).select(
         F.lit(False).alias("_newest"), "*", F.unix_micros("file_mtime").alias("file_mtime_micros")
     )
-    newest = log.agg(F.max("batch_id").alias("batch_id")).select(F.lit(True).alias("_newest"), "batch_id")
+    newest = log.agg(
+        F.max("batch_id").alias("batch_id"), F.count_distinct("_metadata.file_path").alias("log_files")
+    ).select(F.lit(True).alias("_newest"), "batch_id", "log_files")
     rows = logged.unionByName(newest, allowMissingColumns=True).collect()
-    state = FileLogState(next(r["batch_id"] for r in rows if r["_newest"]), {}, {})
+    newest_row = next(r for r in rows if r["_newest"])
+    state = FileLogState(newest_row["batch_id"], newest_row["log_files"], {}, {})
     for row in rows:
         if row["_newest"]:
             continue
@@ -175,5 +179,5 @@ def stage_new_files(
         plans += more
     carry_out(plans, checkpoint)
     if fresh:  # only a commit adds a file to the log
-        summary.file_log_files_compacted = compact_when_fragmented(spark, config.tables.file_log)
+        summary.file_log_files_compacted = compact_when_fragmented(spark, config.tables.file_log, state.log_files + 1)
     return summary

@@ -20,6 +20,7 @@ from pyspark.sql import SparkSession
 
 from order_tracking.config import ConfigError, Tables
 from order_tracking.contract import BATCH_ID
+from order_tracking.maintenance import data_files
 from order_tracking.tables import ensure_stage_tables, ensure_target_tables, sql_string
 
 UPKEEP_PARAMETERS = (
@@ -167,10 +168,6 @@ def prune_merged(spark: SparkSession, tables: Tables, through: str, summary: Upk
     for table, rows in ((tables.stage, counts["stage"]), (tables.quarantine, counts["quarantine"])):
         if rows:
             with_retry(lambda t=table: spark.sql(f"DELETE FROM {t} WHERE {condition}").collect(), summary)
-
-
-def data_files(spark: SparkSession, table: str) -> int:
-    return spark.sql(f"DESCRIBE DETAIL {table}").select("numFiles").first()[0]
 
 
 def optimize(spark: SparkSession, table: str, summary: UpkeepSummary) -> None:
