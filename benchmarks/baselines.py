@@ -19,24 +19,20 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from benchmarks.cases import Case
 from order_tracking.generate import HEADER
+from order_tracking.local.counting import CostCounter
 
 KEY = "tracking_num"
 STRING_SCHEMA = StructType([StructField(c, StringType()) for c in HEADER])
 
 
-def seed_approach(spark: SparkSession, case: Case, schema: str) -> dict[str, float]:
-    """The original notebook: infer the schema, overwrite the stage table, MERGE it into the target."""
-    stage, target = f"{schema}.seed_stage", f"{schema}.seed_target"
-    began = time.perf_counter()
-    batch = spark.read.option("header", True).option("inferSchema", True).csv(case.batch_dir)
+def seed_stage(spark: SparkSession, batch_dir: str, stage: str) -> None:
+    """The seed's task 1: infer the schema of every CSV in `batch_dir`, overwrite the stage table with them."""
+    batch = spark.read.option("header", True).option("inferSchema", True).csv(batch_dir)
     batch.write.format("delta").mode("overwrite").saveAsTable(stage)
-    stage_s = time.perf_counter() - began
 
-    # The target as earlier runs of the same code left it: columns typed as inferSchema typed them.
-    typed = [F.col(f.name).cast(f.dataType).alias(f.name) for f in spark.table(stage).schema]
-    spark.read.parquet(case.target_parquet).select(typed).write.format("delta").saveAsTable(target)
 
-    began = time.perf_counter()
+def seed_merge(spark: SparkSession, stage: str, target: str) -> None:
+    """The seed's task 2: MERGE the whole stage table into the target on the key, every column."""
     (
         DeltaTable.forName(spark, target)
         .alias("t")
@@ -45,7 +41,24 @@ def seed_approach(spark: SparkSession, case: Case, schema: str) -> dict[str, flo
         .whenNotMatchedInsertAll()
         .execute()
     )
-    return {"seed_stage_s": stage_s, "seed_merge_s": time.perf_counter() - began}
+
+
+def seed_approach(spark: SparkSession, case: Case, schema: str, tables_dir: str) -> dict[str, float]:
+    """The original notebook: infer the schema, overwrite the stage table, MERGE it into the target.
+
+    `tables_dir` is the schema's folder, where the counter finds each table's commits."""
+    stage, target = f"{schema}.seed_stage", f"{schema}.seed_target"
+    counter = CostCounter(spark, tables_dir)
+    with counter.span() as stage_cost:
+        seed_stage(spark, case.batch_dir, stage)
+
+    # The target as earlier runs of the same code left it: columns typed as inferSchema typed them.
+    typed = [F.col(f.name).cast(f.dataType).alias(f.name) for f in spark.table(stage).schema]
+    spark.read.parquet(case.target_parquet).select(typed).write.format("delta").saveAsTable(target)
+
+    with counter.span() as merge_cost:
+        seed_merge(spark, stage, target)
+    return {**stage_cost.as_result("seed_stage"), **merge_cost.as_result("seed_merge")}
 
 
 def _string_csv(spark: SparkSession, case: Case) -> DataFrame:

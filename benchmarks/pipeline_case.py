@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from benchmarks.cases import Case
 from order_tracking.config import StageConfig, Tables, TargetConfig
+from order_tracking.local.counting import CostCounter
 from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
 from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
@@ -70,27 +71,26 @@ def land_batch(case: Case, landing_path: str) -> None:
 
 
 def run_pipeline_case(spark: SparkSession, case: Case) -> dict[str, float]:
-    """Time the project's stage task and merge task on `case`."""
+    """Time the project's stage task and merge task on `case`, and count what each costs."""
     schema = f"pipeline_{case.name}"
-    create_local_schema(spark, schema, os.path.join(case.work_dir, "pipeline", "db"))
+    tables_dir = os.path.join(case.work_dir, "pipeline", "db")
+    create_local_schema(spark, schema, tables_dir)
     stage_config, target_config = _configs(case, schema)
     try:
         ensure_stage_tables(spark, stage_config.tables)
         seed_target(spark, case, target_config.tables)
         land_batch(case, stage_config.landing_path)
 
-        began = time.perf_counter()
-        staged = stage_new_files(spark, stage_config)
-        stage_s = time.perf_counter() - began
-
-        began = time.perf_counter()
-        merged = merge_pending(spark, target_config)
-        merge_s = time.perf_counter() - began
+        counter = CostCounter(spark, tables_dir)
+        with counter.span() as stage_cost:
+            staged = stage_new_files(spark, stage_config)
+        with counter.span() as merge_cost:
+            merged = merge_pending(spark, target_config)
     finally:
         spark.sql(f"DROP SCHEMA IF EXISTS {LOCAL_CATALOG}.`{schema}` CASCADE")
     return {
-        "pipeline_stage_s": stage_s,
-        "pipeline_merge_s": merge_s,
+        **stage_cost.as_result("pipeline_stage"),
+        **merge_cost.as_result("pipeline_merge"),
         "pipeline_rows_staged": float(staged.rows_staged),
         "pipeline_rows_inserted": float(merged.rows_inserted),
         "pipeline_rows_updated": float(merged.rows_updated),

@@ -84,7 +84,49 @@ def _rate(rows: int, seconds: object) -> str:
     return "pending" if not number else f"{rows / number:,.0f}"
 
 
-def markdown(results: Sequence[Result], facts: dict[str, object], notes: Sequence[str]) -> str:
+COST_TASKS = (
+    ("pipeline_stage", "pipeline stage"),
+    ("pipeline_merge", "pipeline merge"),
+    ("seed_stage", "seed stage"),
+    ("seed_merge", "seed merge"),
+)
+
+
+def _cost_table(results: Sequence[Result]) -> list[str]:
+    """Spark jobs / Delta commits / tables whose snapshot was rebuilt, per task and case: exact on any machine."""
+    heads = " | ".join(name for _, name in COST_TASKS)
+    lines = ["", "## Spark jobs / Delta commits / snapshots rebuilt, per task", "", f"| case | {heads} |"]
+    lines.append("|" + "---|" * (len(COST_TASKS) + 1))
+    for r in results:
+        cells = [
+            " / ".join(_cell(r.get(f"{task}_{what}"), 0) for what in ("jobs", "commits", "snapshots"))
+            for task, _ in COST_TASKS
+        ]
+        lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def fixed_cost_markdown(fixed: dict[str, dict[str, float]]) -> list[str]:
+    """The warm run on a two-row file (`benchmarks.fixed_cost`)."""
+    lines = ["", "## A warm run on a two-row file (median of the runs)", ""]
+    lines += ["| task | seconds | Spark jobs | Delta commits | snapshots rebuilt |", "|---|---|---|---|---|"]
+    for task, name in COST_TASKS:
+        cost = fixed[task]
+        counts = " | ".join(_cell(cost[what], 0) for what in ("jobs", "commits", "snapshots"))
+        lines.append(f"| {name} | {_cell(cost['s'])} | {counts} |")
+    both = {who: fixed[f"{who}_stage"]["s"] + fixed[f"{who}_merge"]["s"] for who in ("pipeline", "seed")}
+    jobs = {who: fixed[f"{who}_stage"]["jobs"] + fixed[f"{who}_merge"]["jobs"] for who in ("pipeline", "seed")}
+    lines.append(f"| pipeline, both tasks | {_cell(both['pipeline'])} | {_cell(jobs['pipeline'], 0)} | | |")
+    lines.append(f"| seed, both tasks | {_cell(both['seed'])} | {_cell(jobs['seed'], 0)} | | |")
+    return lines
+
+
+def markdown(
+    results: Sequence[Result],
+    facts: dict[str, object],
+    notes: Sequence[str],
+    fixed: dict[str, dict[str, float]] | None = None,
+) -> str:
     heads = " | ".join(h for _, h in TIMINGS)
     lines = ["# Benchmark results", "", "## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items()]
@@ -101,6 +143,7 @@ def markdown(results: Sequence[Result], facts: dict[str, object], notes: Sequenc
             f"| {r['name']} | {int(r['batch_rows']):,} | {int(r['target_rows']):,} | {r['keys']} | {cells} "  # type: ignore[arg-type]
             f"| {_cell(r.get('jvm_peak_rss_mib'), 0)} | {_cell(r.get('python_peak_rss_mib'), 0)} |"
         )
+    lines += _cost_table(results)
     lines += ["", "## Batch rows per second", "", f"| case | {heads} |", "|" + "---|" * (len(TIMINGS) + 1)]
     for r in results:
         lines.append(f"| {r['name']} | " + " | ".join(_rate(int(r["batch_rows"]), r.get(k)) for k, _ in TIMINGS) + " |")  # type: ignore[arg-type]
@@ -121,6 +164,8 @@ def markdown(results: Sequence[Result], facts: dict[str, object], notes: Sequenc
         "|---|---|---|",
     ]
     lines += [f"| {group} | {name} | {_cell(value)} |" for group, name, value in scaling(results)]
+    if fixed:
+        lines += fixed_cost_markdown(fixed)
     lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
@@ -151,10 +196,17 @@ def plot(results: Sequence[Result], path: str) -> None:
     plt.close(fig)
 
 
-def write(results: Sequence[Result], facts: dict[str, object], notes: Sequence[str], out_dir: str, name: str) -> str:
+def write(
+    results: Sequence[Result],
+    facts: dict[str, object],
+    notes: Sequence[str],
+    out_dir: str,
+    name: str,
+    fixed: dict[str, dict[str, float]] | None = None,
+) -> str:
     """Write `<name>.md`, `<name>.json` and `merge_vs_target.png` (per name when not the default) into `out_dir`."""
     os.makedirs(out_dir, exist_ok=True)
-    text = markdown(results, facts, notes)
+    text = markdown(results, facts, notes, fixed)
     with open(os.path.join(out_dir, f"{name}.md"), "w", encoding="utf-8") as f:
         f.write(text)
     payload = {
@@ -163,6 +215,7 @@ def write(results: Sequence[Result], facts: dict[str, object], notes: Sequence[s
         "results": list(results),
         "ratios": [{"case": r["name"], **{n: ratio(r, a, b) for n, a, b in RATIOS}} for r in results],
         "merge_scaling": [{"group": g, "approach": a, "ratio": v} for g, a, v in scaling(results)],
+        "fixed_cost": fixed,
     }
     with open(os.path.join(out_dir, f"{name}.json"), "w", encoding="utf-8") as f:
         json.dump(payload, f, indent=2)

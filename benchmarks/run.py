@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
-from benchmarks import baselines, cases, report
+from benchmarks import baselines, cases, fixed_cost, report
 from benchmarks.measure import RssMonitor, machine_facts
 from benchmarks.pipeline_case import run_pipeline_case
 from order_tracking.local.session import create_local_schema
@@ -46,6 +46,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-target", type=int, help="only the cases whose target has at most this many rows")
     p.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="skip the untimed warm-up case")
     p.add_argument("--keep-data", action="store_true", help="keep each case's tables after it ran")
+    p.add_argument(
+        "--fixed-cost-runs",
+        type=int,
+        default=7,
+        help="warm runs on a two-row file, measured after the warm-up (0: none)",
+    )
     return p.parse_args(argv)
 
 
@@ -83,7 +89,7 @@ def run_case(spark: SparkSession, case: cases.Case, skip: Sequence[str], monitor
         except NotImplementedError:
             result["pipeline"] = "pending"
     if "seed" not in skip:
-        result.update(baselines.seed_approach(spark, case, f"`{schema}`"))
+        result.update(baselines.seed_approach(spark, case, f"`{schema}`", os.path.join(case.work_dir, "db")))
     if "plain" not in skip:
         result.update(baselines.plain_spark(spark, case))
     if "deltars" not in skip:
@@ -108,6 +114,10 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
             if args.warm_up:  # JIT, class loading and code generation at a real size, so no case pays for them
                 warm_up = cases.SIZES["tiny" if args.sizes in ("smoke", "tiny") else "ci"][0]
                 run_case(spark, cases.Case(*warm_up, "random", data_dir), args.skip, monitor)
+            fixed = None
+            if args.fixed_cost_runs:
+                print("running the warm runs on a two-row file ...", flush=True)
+                fixed = fixed_cost.measure(spark, os.path.join(data_dir, "work", "fixed_cost"), args.fixed_cost_runs)
             results = []
             chosen = cases.cases_for(args.sizes, args.keys, data_dir)
             for case in [c for c in chosen if args.max_target is None or c.target_rows <= args.max_target]:
@@ -124,7 +134,7 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
             spark.conf.set("spark.sql.shuffle.partitions", partitions)
             if own_session:
                 spark.stop()
-    print(report.write(results, facts, NOTES, args.out_dir, args.name or args.sizes))
+    print(report.write(results, facts, NOTES, args.out_dir, args.name or args.sizes, fixed))
     return results
 
 

@@ -52,6 +52,15 @@ class Cost:
             "snapshots_by_table": dict(self.snapshots),
         }
 
+    def as_result(self, prefix: str) -> dict[str, float]:
+        """The benchmark report's fields: `<prefix>_s`, `_jobs`, `_commits`, `_snapshots` (tables)."""
+        return {
+            f"{prefix}_s": self.seconds,
+            f"{prefix}_jobs": float(self.jobs),
+            f"{prefix}_commits": float(self.total_commits),
+            f"{prefix}_snapshots": float(self.snapshot_tables),
+        }
+
     def __add__(self, other: Cost) -> Cost:
         return Cost(
             self.seconds + other.seconds,
