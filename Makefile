@@ -12,7 +12,7 @@ LOCAL  := .local
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: help install demo test test-fast test-thorough lint bench clean check-prereqs databricks-cli
+.PHONY: help install demo test test-fast test-thorough lint bench bench-aged clean check-prereqs databricks-cli
 
 help:
 	@echo "make demo   - install, copy the sample CSVs into $(LOCAL)/landing, run the job locally, show the target"
@@ -21,6 +21,7 @@ help:
 	@echo "make test-thorough - the property test with 50 examples"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks (CI size; see benchmarks/README.md for the big sizes)"
+	@echo "make bench-aged - merge time on an aged target: as it is, after OPTIMIZE, after ZORDER"
 
 check-prereqs:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
@@ -58,6 +59,10 @@ lint: $(STAMP)
 bench: check-prereqs $(STAMP)
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) -m benchmarks.run --sizes ci
+
+bench-aged: check-prereqs $(STAMP)
+	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
+	$(PY) -m benchmarks.aged_target
 
 # Optional: builds the Databricks CLI (needs Go) so the bundle validate/deploy tests run instead of skipping;
 # those tests build their fake workspace (tests/fakeworkspace) with Go themselves.

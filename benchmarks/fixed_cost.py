@@ -15,7 +15,8 @@ import time
 from pyspark.sql import SparkSession
 
 from benchmarks import baselines
-from order_tracking.config import StageConfig, Tables, TargetConfig
+from benchmarks.pipeline_case import stage_config
+from order_tracking.config import Tables, TargetConfig
 from order_tracking.local.counting import Cost, CostCounter
 from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
 from order_tracking.merge import merge_pending
@@ -52,27 +53,19 @@ def measure(spark: SparkSession, work_dir: str, pairs: int = 7, schema: str = SC
     tables_dir = os.path.join(work_dir, "db")
     create_local_schema(spark, schema, tables_dir)
     tables = Tables(LOCAL_CATALOG, schema)
-    landing, seed_batch = os.path.join(work_dir, "landing"), os.path.join(work_dir, "seed_batch")
-    stage_config = StageConfig(
-        tables=tables,
-        landing_path=landing,
-        archive_path=os.path.join(work_dir, "archive"),
-        rejected_path=os.path.join(work_dir, "rejected"),
-        settle_seconds=0.0,
-        max_wait_seconds=0.0,
-    )
+    stage_settings, seed_batch = stage_config(tables, work_dir), os.path.join(work_dir, "seed_batch")
     seed_stage_table, seed_target = f"{LOCAL_CATALOG}.{schema}.seed_stage", f"{LOCAL_CATALOG}.{schema}.seed_target"
     counter = CostCounter(spark, tables_dir)
     costs: dict[str, list[Cost]] = {task: [] for task in TASKS}
     try:
         for run in range(pairs + 1):
-            _land(landing, run)
+            _land(stage_settings.landing_path, run)
             for name in os.listdir(seed_batch) if os.path.isdir(seed_batch) else []:
                 os.remove(os.path.join(seed_batch, name))
             _land(seed_batch, run)
             spans = {}
             with counter.span() as spans["pipeline_stage"]:
-                stage_new_files(spark, stage_config)
+                stage_new_files(spark, stage_settings)
             with counter.span() as spans["pipeline_merge"]:
                 merge_pending(spark, TargetConfig(tables))
             with counter.span() as spans["seed_stage"]:

@@ -28,10 +28,9 @@ SEED_BATCH = "00000000T000000000000Z-seed"  # sorts before any real batch id
 SETTLED_AGE_S = 3600.0
 
 
-def _configs(case: Case, schema: str) -> tuple[StageConfig, TargetConfig]:
-    root = os.path.join(case.work_dir, "pipeline")
-    tables = Tables(LOCAL_CATALOG, schema)
-    stage = StageConfig(
+def stage_config(tables: Tables, root: str) -> StageConfig:
+    """Task 1's settings for a benchmark: landing, archive and rejected folders under `root`, no settling wait."""
+    return StageConfig(
         tables=tables,
         landing_path=os.path.join(root, "landing"),
         archive_path=os.path.join(root, "archive"),
@@ -39,7 +38,11 @@ def _configs(case: Case, schema: str) -> tuple[StageConfig, TargetConfig]:
         settle_seconds=0.0,
         max_wait_seconds=0.0,
     )
-    return stage, TargetConfig(tables)
+
+
+def _configs(case: Case, schema: str) -> tuple[StageConfig, TargetConfig]:
+    tables = Tables(LOCAL_CATALOG, schema)
+    return stage_config(tables, os.path.join(case.work_dir, "pipeline")), TargetConfig(tables)
 
 
 def seed_target(spark: SparkSession, case: Case, tables: Tables) -> None:
