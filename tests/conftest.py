@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from helpers_job import VolumeFolders
 from order_tracking.config import StageConfig, Tables, TargetConfig
 from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
+from order_tracking.tables import sql_string
 
 _schema_numbers = itertools.count()
 
@@ -126,6 +128,23 @@ def new_workspace(spark, root: Path) -> Workspace:
     workspace = Workspace(root, Tables(LOCAL_CATALOG, schema))
     workspace.landing.mkdir(parents=True)
     return workspace
+
+
+def copy_workspace(spark, source: Workspace, root: Path) -> Workspace:
+    """A copy of `source` (folders and Delta tables) in a new schema under `root`, for a test that changes it.
+
+    Job runs cost seconds each: a module builds its tables once and each test changes its own copy, about 1 s.
+    A Delta table is a plain folder whose log names its files relative to it, so the copied folder, registered
+    where it now is, is the same table. Paths written into rows (the file log's `destination`) still name
+    `source`'s folders, which no test changes once they are built.
+    """
+    shutil.copytree(source.root, root, dirs_exist_ok=True)
+    schema = f"t{os.getpid()}_{next(_schema_numbers)}"
+    create_local_schema(spark, schema, str(root / "db"))
+    copy = Workspace(root, Tables(LOCAL_CATALOG, schema))
+    for table in sorted(p for p in (root / "db").iterdir() if (p / "_delta_log").is_dir()):
+        spark.sql(f"CREATE TABLE {copy.tables.name(table.name)} USING DELTA LOCATION {sql_string(str(table))}")
+    return copy
 
 
 @pytest.fixture

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
+from conftest import Workspace, copy_workspace, new_workspace
 from order_tracking.local.operate import run_health_queries
 from order_tracking.merge import merge_pending
 from order_tracking.replay import REPLAY_LOG, ReplayRefused, parse_selection, replay_name, replay_rejected
@@ -21,12 +23,20 @@ def _job_run(spark, ws, when: datetime) -> None:
     merge_pending(spark, ws.target_config(), clock=lambda: when + timedelta(minutes=1))
 
 
-@pytest.fixture
-def rejected_once(spark, ws):
+@pytest.fixture(scope="module")
+def rejected_once_built(spark, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """One job run on DAY: good.csv staged and merged (its keyless row quarantined), bad.csv rejected."""
+    ws = new_workspace(spark, tmp_path_factory.mktemp("rejected_once"))
     ws.drop("good.csv", GOOD, age_seconds=(datetime.now(timezone.utc) - DAY).total_seconds() + 600)
     ws.drop("bad.csv", NO_KEY_COLUMN, age_seconds=(datetime.now(timezone.utc) - DAY).total_seconds() + 600)
     _job_run(spark, ws, DAY)
     return ws
+
+
+@pytest.fixture
+def rejected_once(spark, rejected_once_built: Workspace, tmp_path: Path) -> Workspace:
+    """This test's own copy of the tables and folders after that run."""
+    return copy_workspace(spark, rejected_once_built, tmp_path)
 
 
 def test_a_replayed_file_lands_under_a_new_name_linked_to_its_rejection(spark, rejected_once):
@@ -99,10 +109,8 @@ def test_health_queries_count_each_day_from_real_runs(spark, rejected_once):
     assert [(r["files_merged"], r["max_minutes"]) for r in health["arrival_to_merge"]] == [(1, 11.0), (1, 2.0)]
 
 
-def test_the_target_records_what_one_merge_changed(spark, ws):
-    ws.drop("first.csv", GOOD)
-    stage_new_files(spark, ws.stage_config())
-    merge_pending(spark, ws.target_config())
+def test_the_target_records_what_one_merge_changed(spark, rejected_once):
+    ws = rejected_once  # good.csv (GOOD) was merged: A1 is in the target as Created
     ws.drop("second.csv", GOOD.splitlines()[0] + "\nA1,O1,Shipped,2026-11-02T08:00:00Z\nC1,O9,Created,\n")
     stage_new_files(spark, ws.stage_config())
     summary = merge_pending(spark, ws.target_config())

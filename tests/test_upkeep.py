@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
+from conftest import Workspace, copy_workspace, new_workspace
 from order_tracking.config import ConfigError
 from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
@@ -38,10 +41,30 @@ def _count(spark, table: str, where: str = "true") -> int:
     return spark.table(table).filter(where).count()
 
 
-def test_maintenance_prunes_only_old_merged_batches_and_a_dry_run_changes_nothing(spark, ws):
-    for days, name in ((70, "aa.csv"), (60, "bb.csv"), (50, "cc.csv"), (2, "dd.csv")):
-        _run_at(spark, ws, days, name)
+@dataclass
+class Aged:
+    """One schema aged by five stage runs and two merges, copied at three points; each test copies the one it needs."""
+
+    never_merged: Workspace  # aa.csv staged 70 days back, never merged
+    three_merged: Workspace  # aa, bb, cc staged 70, 60 and 50 days back, merged by one run 50 days back
+    mixed: Workspace  # then dd.csv staged and merged 2 days back, ee.csv staged 45 days back and not merged
+
+
+@pytest.fixture(scope="module")
+def aged(spark, tmp_path_factory: pytest.TempPathFactory) -> Aged:
+    ws = new_workspace(spark, tmp_path_factory.mktemp("aged"))
+    _run_at(spark, ws, 70, "aa.csv", merge=False)
+    never_merged = copy_workspace(spark, ws, tmp_path_factory.mktemp("never_merged"))
+    _run_at(spark, ws, 60, "bb.csv", merge=False)
+    _run_at(spark, ws, 50, "cc.csv")  # one merge takes the three pending batches, as after missed runs
+    three_merged = copy_workspace(spark, ws, tmp_path_factory.mktemp("three_merged"))
+    _run_at(spark, ws, 2, "dd.csv")
     _run_at(spark, ws, 45, "ee.csv", merge=False)  # committed (dated 45 days back) but not merged: pending
+    return Aged(never_merged, three_merged, ws)
+
+
+def test_maintenance_prunes_only_old_merged_batches_and_a_dry_run_changes_nothing(spark, aged: Aged, tmp_path: Path):
+    ws = copy_workspace(spark, aged.mixed, tmp_path)  # aa, bb, cc merged 50+ days back, dd 2 days back; ee pending
     pending = spark.table(ws.tables.stage).filter("_source_file = 'ee.csv'").count()
     stage_before, target_before = _count(spark, ws.tables.stage), _count(spark, ws.tables.target)
 
@@ -70,8 +93,8 @@ def test_maintenance_prunes_only_old_merged_batches_and_a_dry_run_changes_nothin
     assert summary.source_rows == pending == 3 and summary.rows_inserted == 3
 
 
-def test_nothing_is_pruned_when_nothing_was_ever_merged(spark, ws):
-    _run_at(spark, ws, 90, "aa.csv", merge=False)
+def test_nothing_is_pruned_when_nothing_was_ever_merged(spark, aged: Aged, tmp_path: Path):
+    ws = copy_workspace(spark, aged.never_merged, tmp_path)  # aa.csv staged 70 days back, never merged
 
     summary = run_upkeep(spark, _config(ws, stage_retention_days=1))
 
@@ -79,9 +102,8 @@ def test_nothing_is_pruned_when_nothing_was_ever_merged(spark, ws):
     assert _count(spark, ws.tables.stage) == 3
 
 
-def test_maintenance_beside_a_running_job_loses_and_duplicates_nothing(spark, ws):
-    for days, name in ((40, "a0.csv"), (39, "a1.csv"), (38, "a2.csv")):
-        _run_at(spark, ws, days, name)
+def test_maintenance_beside_a_running_job_loses_and_duplicates_nothing(spark, aged: Aged, tmp_path: Path):
+    ws = copy_workspace(spark, aged.three_merged, tmp_path)  # three batches, 50 to 70 days old, all merged
     errors: list[BaseException] = []
 
     def job_runs() -> None:
