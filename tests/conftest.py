@@ -25,17 +25,21 @@ _schema_numbers = itertools.count()
 os.environ["TZ"] = "America/St_Johns"
 time.tzset()
 
-# Test files in order of the CPU they take alone, heaviest first (benchmarks/README.md, sessions 5 and 6); the Makefile
+# Test files in order of the CPU they take alone, heaviest first (measured with --durations); the Makefile
 # runs xdist with `--dist loadfile --no-loadscope-reorder`, so workers take files in this order and the suite
 # ends on light files with both workers busy. (xdist's own order, by number of tests, left a one-test file
 # that runs the job over Spark Connect for last.) Files not named here follow, in collection order.
 HEAVY_FILES_FIRST = (
     "test_crash.py",
     "test_properties.py",
+    "test_poison_files.py",
+    "test_upkeep.py",
     "test_stage.py",
     "test_end_to_end.py",
+    "test_operating.py",
     "test_hostile_inputs.py",
     "test_concurrency.py",
+    "test_fixed_cost.py",
     "test_merge.py",
     "test_spark_connect.py",
     "test_benchmarks_smoke.py",
