@@ -285,3 +285,43 @@ def test_the_merge_reads_only_target_files_whose_keys_overlap_the_batch(spark, t
     assert (merged.rows_inserted, merged.rows_updated, merged.rows_unchanged) == (1, 1, 1)
     recent = spark.table(ws.tables.target).filter(F.col("tracking_num") >= "B").select("tracking_num", "status")
     assert_rows(recent, [("B'01", "Shipped"), ("B\\02", "Created"), ("C'03", "Created")])
+
+
+@pytest.mark.parametrize(
+    ("previous", "merged", "due"),
+    [
+        (None, None, False),  # the merge changed nothing: no version
+        (None, 49, False),
+        (None, 50, True),
+        (49, 50, True),
+        (48, 51, True),  # the multiple itself was another writer's version
+        (50, 51, False),
+        (120, 149, False),
+        (149, 151, True),
+    ],
+)
+def test_the_target_is_due_for_compaction_when_a_merge_crosses_a_multiple_of_the_interval(
+    previous, merged, due
+) -> None:
+    from order_tracking.merge import TARGET_COMPACTION_VERSIONS, compaction_due
+
+    assert TARGET_COMPACTION_VERSIONS == 50
+    assert compaction_due(previous, merged) is due
+
+
+def test_the_merge_task_compacts_the_target_after_its_commit_and_the_rows_stay(spark, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("order_tracking.merge.TARGET_COMPACTION_VERSIONS", 2)
+    ws = new_workspace(spark, tmp_path)
+    summaries = []
+    for run in range(3):
+        ws.drop(f"c{run}.csv", TS + f"C{run},{run},Created,2026-11-0{run + 1}T08:00:00Z\n", age_seconds=3600 - run)
+        stage_new_files(spark, ws.stage_config())
+        summaries.append(merge_pending(spark, ws.target_config()))
+    # Versions: create 0, merges 1 and 2 (crosses 2: OPTIMIZE 3), merge 4 (crosses 4: OPTIMIZE 5).
+    assert [s.target_version for s in summaries] == [1, 2, 4]
+    assert [s.target_compacted for s in summaries] == [False, True, True]
+    history = spark.sql(f"DESCRIBE HISTORY {ws.tables.target}").orderBy("version").collect()
+    assert [r["operation"] for r in history] == ["CREATE TABLE", "MERGE", "MERGE", "OPTIMIZE", "MERGE", "OPTIMIZE"]
+    assert data_files(spark, ws.tables.target) == 1
+    target = spark.table(ws.tables.target).select("tracking_num", "status").orderBy("tracking_num").collect()
+    assert [tuple(r) for r in target] == [("C0", "Created"), ("C1", "Created"), ("C2", "Created")]

@@ -252,7 +252,7 @@ def run_upkeep(
     if through is not None:
         prune_merged(spark, tables, through, summary)
     # Not the target: its OPTIMIZE removes files a concurrent MERGE may have read, and that MERGE then fails
-    # (ConcurrentDeleteDeleteException, seen in tests/test_upkeep.py), while no measurement yet shows it pays.
+    # (ConcurrentDeleteDeleteException, seen in tests/test_upkeep.py). The merge task compacts it instead.
     for table in (tables.stage, tables.quarantine, tables.file_log, tables.merge_log):
         optimize(spark, table, summary)
     for table in (tables.stage, tables.quarantine, tables.file_log, tables.merge_log, tables.target):
