@@ -93,19 +93,28 @@ class CostCounter:
         """Wait until the listeners (the status stores read below) have seen every event so far."""
         self._context.listenerBus().waitUntilEmpty()
 
-    def _last_execution_id(self) -> int:
-        count = self._sql_store.executionsCount()
-        return self._sql_store.executionsList(count - 1, 1).apply(0).executionId() if count else -1
+    def _stored_executions(self) -> Iterator:
+        """The SQL executions the store holds, newest first (it lists them by id).
 
-    def _new_executions(self, after_id: int) -> Iterator:
-        """SQL executions with an id above `after_id`, newest first (the store lists them by id)."""
+        The store keeps only the newest `spark.sql.ui.retainedExecutions` and evicts the rest as it goes, so its
+        count can run ahead of its list: an offset past the list's end returns nothing and is skipped.
+        """
         offset = self._sql_store.executionsCount() - 1
         while offset >= 0:
-            execution = self._sql_store.executionsList(offset, 1).apply(0)
+            listed = self._sql_store.executionsList(offset, 1)
+            offset -= 1
+            if not listed.isEmpty():
+                yield listed.apply(0)
+
+    def _last_execution_id(self) -> int:
+        return next((execution.executionId() for execution in self._stored_executions()), -1)
+
+    def _new_executions(self, after_id: int) -> Iterator:
+        """SQL executions with an id above `after_id`, newest first."""
+        for execution in self._stored_executions():
             if execution.executionId() <= after_id:
                 return
             yield execution
-            offset -= 1
 
     def _snapshots(self, after_id: int) -> dict[str, int]:
         """Table -> snapshot versions rebuilt (one reconstruction can run as several executions)."""
