@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from conftest import assert_rows, new_workspace
 from order_tracking.maintenance import data_files
-from order_tracking.merge import merge_pending
+from order_tracking.merge import TARGET_COMPACTION_VERSIONS, compaction_due, merge_pending
 from order_tracking.stage import stage_new_files
 
 TS = "tracking_num,order_id,status,status_ts\n"
@@ -303,8 +303,6 @@ def test_the_merge_reads_only_target_files_whose_keys_overlap_the_batch(spark, t
 def test_the_target_is_due_for_compaction_when_a_merge_crosses_a_multiple_of_the_interval(
     previous, merged, due
 ) -> None:
-    from order_tracking.merge import TARGET_COMPACTION_VERSIONS, compaction_due
-
     assert TARGET_COMPACTION_VERSIONS == 50
     assert compaction_due(previous, merged) is due
 

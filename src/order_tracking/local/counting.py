@@ -42,16 +42,6 @@ class Cost:
     def snapshot_tables(self) -> int:
         return len(self.snapshots)
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "seconds": self.seconds,
-            "jobs": self.jobs,
-            "commits": self.total_commits,
-            "snapshot_tables": self.snapshot_tables,
-            "commits_by_table": dict(self.commits),
-            "snapshots_by_table": dict(self.snapshots),
-        }
-
     def as_result(self, prefix: str) -> dict[str, float]:
         """The benchmark report's fields: `<prefix>_s`, `_jobs`, `_commits`, `_snapshots` (tables)."""
         return {
@@ -60,15 +50,6 @@ class Cost:
             f"{prefix}_commits": float(self.total_commits),
             f"{prefix}_snapshots": float(self.snapshot_tables),
         }
-
-    def __add__(self, other: Cost) -> Cost:
-        return Cost(
-            self.seconds + other.seconds,
-            self.jobs + other.jobs,
-            dict(Counter(self.commits) + Counter(other.commits)),
-            dict(Counter(self.snapshots) + Counter(other.snapshots)),
-            self.job_descriptions + other.job_descriptions,
-        )
 
 
 def delta_commits(tables_dir: str) -> dict[str, int]:
