@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Workspace, copy_workspace, new_workspace
-from order_tracking.local.operate import run_health_queries
+from order_tracking.local.operate import chart_series, draw, run_health_queries
 from order_tracking.merge import merge_pending
 from order_tracking.replay import REPLAY_LOG, ReplayRefused, parse_selection, replay_name, replay_rejected
 from order_tracking.stage import stage_new_files
@@ -84,7 +84,7 @@ def test_selection_and_names_are_plain():
     assert replay_name("orders_2026-11-01.csv", 2) == "orders_2026-11-01.replay-2.csv"
 
 
-def test_health_queries_count_each_day_from_real_runs(spark, rejected_once):
+def test_health_queries_count_each_day_from_real_runs(spark, rejected_once, tmp_path):
     ws = rejected_once
     second = DAY + timedelta(days=1)
     ws.drop(
@@ -107,6 +107,13 @@ def test_health_queries_count_each_day_from_real_runs(spark, rejected_once):
     assert merges == [(1, 1, 0), (1, 1, 0)]
     # Each file was modified 10 (first day) and 1 minute before its run started; the merge is a minute later.
     assert [(r["files_merged"], r["max_minutes"]) for r in health["arrival_to_merge"]] == [(1, 11.0), (1, 2.0)]
+
+    # The local report draws the same rows: a day without a rejection is a zero bar, not a gap.
+    days = [r["day"] for r in health["files_per_day"]]
+    rejected = chart_series(health["rejections_per_day"], "day", ("files",), "reason", days)
+    assert list(rejected.values()) == [[1.0, 0.0]]
+    draw(health, str(tmp_path / "health.png"))
+    assert (tmp_path / "health.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_target_records_what_one_merge_changed(spark, rejected_once):

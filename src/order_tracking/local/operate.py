@@ -98,30 +98,52 @@ def print_table(title: str, rows: list[dict]) -> None:
         print("  " + "  ".join(str(row[c]).ljust(w) for c, w in zip(columns, widths, strict=True)))
 
 
+def chart_series(
+    rows: list[dict], x: str, ys: tuple[str, ...], colour: str | None, days: list
+) -> dict[str, list[float]]:
+    """One chart's series over `days`: a series per y field, or per value of the colour field (its first y field);
+    a day without a row counts 0, so a bar is missing only where nothing happened."""
+    series: dict[str, dict] = {y: {} for y in ys} if not colour else {}
+    for row in rows:
+        if colour:
+            series.setdefault(str(row[colour])[:40], {})[row[x]] = row[ys[0]] or 0
+        else:
+            for y in ys:
+                series[y][row[x]] = row[y] or 0
+    return {label: [float(points.get(day, 0)) for day in days] for label, points in series.items()}
+
+
 def draw(results: dict[str, list[dict]], path: str) -> None:
-    """One chart per dashboard widget, same fields; stacked by the colour field where the widget has one."""
+    """One chart per dashboard widget, same fields and kind: bars per day (stacked by the colour field where the
+    widget has one, side by side otherwise), the arrival-to-merge minutes as lines."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    days = sorted({row["day"] for rows in results.values() for row in rows})
+    positions = list(range(len(days)))
     figure, axes = plt.subplots(3, 2, figsize=(14, 12))
     for ax, (_, dataset, x, ys, colour) in zip(axes.flat, CHARTS, strict=False):
-        rows = results[dataset]
+        series = chart_series(results[dataset], x, ys, colour, days)
         ax.set_title(TITLES[dataset], fontsize=10)
-        series = {y: {} for y in ys} if not colour else {}
-        for row in rows:
-            if colour:
-                series.setdefault(str(row[colour])[:40], {})[row[x]] = row[ys[0]] or 0
-            else:
-                for y in ys:
-                    series[y][row[x]] = row[y] or 0
-        for label, points in series.items():
-            days = sorted(points)
-            ax.plot(days, [points[d] for d in days], marker="o", markersize=3, label=label)
-        if series:
-            ax.legend(fontsize=7)
-        ax.tick_params(axis="x", labelsize=7, rotation=45)
+        if dataset == "arrival_to_merge":
+            for label, values in series.items():
+                ax.plot(positions, values, marker="o", markersize=3, label=label)
+        elif colour:
+            bottom = [0.0] * len(days)
+            for label, values in series.items():
+                ax.bar(positions, values, bottom=bottom, label=label)
+                bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        else:
+            width = 0.8 / max(len(series), 1)
+            for i, (label, values) in enumerate(series.items()):
+                ax.bar([p + (i - (len(series) - 1) / 2) * width for p in positions], values, width, label=label)
+        if series:  # above the bars: headroom for the legend, whatever the data
+            ax.set_ylim(top=ax.get_ylim()[1] * (1.25 + 0.1 * len(series)))
+            ax.legend(fontsize=7, loc="upper center", ncol=2)
+        step = max(1, len(days) // 15)
+        ax.set_xticks(positions[::step], [str(day) for day in days[::step]], fontsize=7, rotation=45)
     axes.flat[-1].axis("off")
     figure.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
