@@ -63,6 +63,15 @@ def test_the_summary_names_files_left_for_the_next_run_after_a_failure_that_did_
     assert "left for the next run" not in run_report(a_run())[-1]
 
 
+def test_the_summary_names_what_the_landing_folder_holds_that_is_never_read() -> None:
+    run = a_run()
+    run.tasks["orders_stage"] |= {"files_ignored": 2, "ignored_names": ["a.csv.gz", "b.xlsx"]}
+    assert run_report(run)[-1].endswith("2 name(s) in the landing folder not read (only *.csv is): a.csv.gz, b.xlsx")
+    run.tasks["orders_stage"]["files_ignored"] = 30  # the summary names the first 20 only
+    assert run_report(run)[-1].endswith("a.csv.gz, b.xlsx, ...")
+    assert "not read" not in run_report(a_run())[-1]
+
+
 def test_json_adds_the_whole_run_as_the_last_line_and_verbose_the_notebooks_output(capsys) -> None:
     run = a_run()
     assert commands._report(run, as_json=True, verbose=True) == 0

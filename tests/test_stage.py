@@ -32,6 +32,8 @@ CORPUS = {
     "no_header.csv": "00123,1,Shipped\n",
 }
 
+NOT_READ = ("orders.csv.gz", "notes.txt")  # never read, but named in the summary
+
 
 def data_records(text: str) -> int:
     """Records after the header, counted independently of Spark."""
@@ -43,6 +45,9 @@ def corpus(spark, tmp_path_factory):
     ws = new_workspace(spark, tmp_path_factory.mktemp("stage_corpus"))
     for name, text in CORPUS.items():
         ws.drop(name, text)
+    for name in NOT_READ:
+        ws.drop(name, HEADER)
+    (ws.landing / "later").mkdir()
     summary = stage_new_files(spark, ws.stage_config())
     return ws, summary
 
@@ -137,9 +142,11 @@ def test_every_row_read_is_staged_or_quarantined_per_file_and_batch(spark, corpu
     assert summary.rows_quarantined == spark.table(ws.tables.quarantine).count()
 
 
-def test_loaded_files_are_archived_per_batch_and_landing_is_left_empty(corpus) -> None:
+def test_loaded_files_are_archived_per_batch_and_only_names_never_read_stay_in_landing(corpus) -> None:
     ws, summary = corpus
-    assert list(ws.landing.iterdir()) == []
+    assert sorted(p.name for p in ws.landing.iterdir()) == sorted([*NOT_READ, "later"])
+    assert (summary.files_ignored, summary.ignored_names) == (3, ["later/", "notes.txt", "orders.csv.gz"])
+    assert "ignored_names" not in summary.task_values() and summary.task_values()["files_ignored"] == 3
     batch_folders = {p.parent.name for p in ws.archive.rglob("*.csv")}
     assert batch_folders == {summary.batch_id}
     assert len(ws.archived()) == len(CORPUS) - 3

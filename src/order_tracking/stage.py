@@ -35,6 +35,7 @@ from order_tracking.reading import batch_id_for
 from order_tracking.tables import delete_stage_rows, ensure_stage_tables, sql_string
 
 Clock = Callable[[], datetime]
+MAX_IGNORED_NAMES = 20  # the summary names this many; it counts them all
 COMMITTED_OUTCOMES = ("staged", "rejected")  # a file logged as 'failed' is still in the landing folder
 
 
@@ -52,6 +53,10 @@ class StageSummary:
     files_rejected: int = 0
     files_failed: int = 0  # left in the landing folder after a failure that did not reproduce: the next run retries
     files_unsettled: int = 0
+    # Names in the landing folder the pipeline never reads (not `*.csv`, or a subfolder): `orders.csv.gz` waits
+    # there for ever unless someone sees it, and the file log does not know it.
+    files_ignored: int = 0
+    ignored_names: list[str] = field(default_factory=list)
     rows_read: int = 0
     rows_staged: int = 0
     rows_quarantined: int = 0
@@ -83,7 +88,7 @@ class StageSummary:
 
     def task_values(self) -> dict[str, object]:
         """The small, JSON-safe part of the summary that task 2 and the job UI see."""
-        return {k: v for k, v in self.as_dict().items() if k != "files"}
+        return {k: v for k, v in self.as_dict().items() if k not in ("files", "ignored_names")}
 
 
 def wait_for_settled(config: StageConfig, clock: Clock, sleep: Callable[[float], None]) -> Listing:
@@ -166,6 +171,7 @@ def stage_new_files(
     discard_uncommitted_batches(spark, config.tables, state.last_batch)
     summary = StageSummary(batch_id=batch_id_for(started, secrets.token_hex(3), after=state.last_batch))
     summary.files_unsettled = len(listing.unsettled)
+    summary.files_ignored, summary.ignored_names = len(listing.ignored), list(listing.ignored[:MAX_IGNORED_NAMES])
     checkpoint("stage.listed")
 
     known = state.committed
