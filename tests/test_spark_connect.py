@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from order_tracking.local.session import RUNTIME_FILTERS, shared_settings
+from order_tracking.local.session import CODEGEN_CACHE, RUNTIME_FILTERS, shared_settings
 
 HERE = Path(__file__).resolve().parent
-PARITY_SETTINGS = ("spark.sql.ansi.enabled", "spark.sql.session.timeZone", *RUNTIME_FILTERS)
+PARITY_SETTINGS = ("spark.sql.ansi.enabled", "spark.sql.session.timeZone", *RUNTIME_FILTERS, *CODEGEN_CACHE)
 TARGET_COLUMNS = ["tracking_num", "order_id", "status", "status_ts", "carrier"]
 EXPECTED_TARGET = [
     ["000123456", "ORD-1001", "Delivered", "2026-11-02 11:05:00", "UPS"],
@@ -169,7 +169,7 @@ def test_the_job_runs_over_spark_connect_on_the_samples_then_a_file_of_updates(t
     versions = [run["tasks"]["orders_target"]["target_version"] for run in (first, second)]
     assert versions == [1, 2]
     assert report["read_after_merge"] == ["1", "2"]
-    # the server runs with the local session's settings: ANSI, UTC (SQL and JVM), the runtime filters
+    # the server runs with the local session's settings: ANSI, UTC (SQL and JVM), the runtime filters, the code cache
     assert report["settings"] == {key: shared_settings("unused")[key] for key in PARITY_SETTINGS}
     assert report["jvm_time_zone"] == "UTC"
 
