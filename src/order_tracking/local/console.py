@@ -54,17 +54,17 @@ def summary_line(run: JobRun) -> str:
         return f"run FAILED in task {run.failed_task} after {run.seconds:.1f}s: {run.error}"
     stage, target = run.tasks.get("orders_stage") or {}, run.tasks.get("orders_target") or {}
     failed = stage.get("files_failed", 0)
-    retried = f"; {failed} file(s) left for the next run" if failed else ""
+    notes = f"; {failed} file(s) left for the next run" if failed else ""
     ignored = stage.get("files_ignored", 0)
     if ignored:
         names = ", ".join(stage.get("ignored_names") or [])
         more = "" if len(stage.get("ignored_names") or []) >= ignored else ", ..."
-        retried += f"; {ignored} name(s) in the landing folder not read (only *.csv is): {names}{more}"
+        notes += f"; {ignored} name(s) in the landing folder not read (only *.csv is): {names}{more}"
     return (
         f"run succeeded in {run.seconds:.1f}s: staged {stage.get('files_staged', 0)} file(s), "
         f"{stage.get('rows_staged', 0)} row(s); quarantined {stage.get('rows_quarantined', 0)}; "
         f"rejected {stage.get('files_rejected', 0)} file(s); target +{target.get('rows_inserted', 0)} "
-        f"inserted, {target.get('rows_updated', 0)} updated, {target.get('rows_unchanged', 0)} unchanged{retried}"
+        f"inserted, {target.get('rows_updated', 0)} updated, {target.get('rows_unchanged', 0)} unchanged{notes}"
     )
 
 
