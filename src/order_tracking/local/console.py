@@ -55,11 +55,10 @@ def summary_line(run: JobRun) -> str:
     stage, target = run.tasks.get("orders_stage") or {}, run.tasks.get("orders_target") or {}
     failed = stage.get("files_failed", 0)
     notes = f"; {failed} file(s) left for the next run" if failed else ""
-    ignored = stage.get("files_ignored", 0)
+    ignored, named = stage.get("files_ignored", 0), stage.get("ignored_names") or []
     if ignored:
-        names = ", ".join(stage.get("ignored_names") or [])
-        more = "" if len(stage.get("ignored_names") or []) >= ignored else ", ..."
-        notes += f"; {ignored} name(s) in the landing folder not read (only *.csv is): {names}{more}"
+        more = "" if len(named) >= ignored else ", ..."
+        notes += f"; {ignored} name(s) in the landing folder not read (only *.csv is): {', '.join(named)}{more}"
     return (
         f"run succeeded in {run.seconds:.1f}s: staged {stage.get('files_staged', 0)} file(s), "
         f"{stage.get('rows_staged', 0)} row(s); quarantined {stage.get('rows_quarantined', 0)}; "
