@@ -130,12 +130,14 @@ def test_missing_destination_folder_refuses_every_file(stub, client, csv):
     assert not any(method == "PUT" for method, _ in stub.requests)
 
 
-@pytest.mark.parametrize("name", ["_partial.csv", ".hidden.csv", "orders.csv.tmp"])
+@pytest.mark.parametrize(
+    "name", ["_partial.csv", ".hidden.csv", "orders.csv.tmp", "orders.csv.part", "orders.csv.gz", "orders.txt"]
+)
 def test_names_the_pipeline_ignores_are_refused(stub, client, csv, name):
     [result] = upload_files(client, [csv(name)], INCOMING)
 
     assert result.status == "refused"
-    assert "ignores" in result.reason
+    assert "reads only *.csv" in result.reason
     assert stub.files == {}
 
 
@@ -164,3 +166,10 @@ def test_cli_exit_code_is_zero_only_when_every_file_was_uploaded(stub, client, c
 def test_cli_reports_a_missing_local_file(stub, client, tmp_path):
     assert main_upload([str(tmp_path / "nope.csv"), "--to", INCOMING], client=client) == 1
     assert stub.files == {}
+
+
+def test_a_csv_name_in_capitals_is_uploaded_as_the_stage_task_reads_it(stub, client, csv):
+    [result] = upload_files(client, [csv("ORDERS_2026.CSV")], INCOMING)
+
+    assert result.status == "uploaded"
+    assert INCOMING + "ORDERS_2026.CSV" in stub.files

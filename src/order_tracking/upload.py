@@ -19,10 +19,14 @@ from typing import Any, Literal
 
 from databricks.sdk.errors import NotFound, ResourceConflict
 
+from order_tracking.files import TEMPORARY_SUFFIXES, is_candidate
+
 # /Volumes/<catalog>/<schema>/<volume>[/<folder>...]/ : uploading to the volume root or outside /Volumes is refused.
 _VOLUME_PATH = re.compile(r"/Volumes/[^/]+/[^/]+/[^/]+(/[^/]+)*/?")
-# The pipeline skips these names (work in progress, hidden, temporary), so uploading one would be silently ignored.
-_IGNORED_NAME = re.compile(r"^[_.]|\.tmp$")
+# The stage task reads only the names `is_candidate` accepts; any other name uploaded would stay unread for good.
+_NOT_READ = "the pipeline reads only *.csv names that do not start with _ or . nor end in " + ", ".join(
+    TEMPORARY_SUFFIXES
+)
 
 Status = Literal["uploaded", "refused", "failed"]
 
@@ -127,12 +131,8 @@ def upload_files(client: Any, files: Sequence[str], destination: str) -> list[Up
         remote_path = directory + name
         if not os.path.isfile(local_path):
             results.append(UploadResult(local_path, remote_path, "refused", "not a local file"))
-        elif _IGNORED_NAME.search(name):
-            results.append(
-                UploadResult(
-                    local_path, remote_path, "refused", "the pipeline ignores names starting with _ or . or ending .tmp"
-                )
-            )
+        elif not is_candidate(name):
+            results.append(UploadResult(local_path, remote_path, "refused", _NOT_READ))
         elif name in seen:
             results.append(
                 UploadResult(local_path, remote_path, "refused", "another file in this upload has the same name")
