@@ -74,11 +74,10 @@ def spark(warehouse: Path):
         short_runs=False,
         java_options=LONG_SESSION_JAVA_OPTIONS,
     )
-    # Interpreted expressions instead of generated code, for this session only. A job run on a few rows compiled
-    # about 150 classes (Janino) in a warm session, every run; one cause: a query with a new timestamp literal
-    # (_staged_at, _updated_at) is compiled again, because the literal is written into the generated source.
-    # On a few rows per test that costs more than it saves: test_merge.py took about 20% less CPU and wall time,
-    # the whole suite 7.5 instead of 10.5 minutes (docs/decisions.md). Code generation is still
+    # Interpreted expressions instead of generated code, for this session only. The suite's queries run on a few
+    # rows each, and the classes compiled (Janino) for them are never paid back: test_merge.py took about 20% less
+    # CPU and wall time, the whole suite 7.5 instead of 10.5 minutes; with the code cache at 1,000 classes it is
+    # still no faster with code generation (docs/decisions.md). Code generation is still
     # exercised by every test that runs the job in its own process (the CLI) or over Spark Connect, which start
     # with the product's settings; results do not depend on the mode.
     session.conf.set("spark.sql.codegen.wholeStage", "false")
