@@ -20,14 +20,18 @@ from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
+from order_tracking.literals import local_rows
+
 LOG_COMPACTION_MIN_FILES = 50
 
 
 def append_to_log(spark: SparkSession, table: str, rows: Sequence[tuple]) -> None:
-    """Append `rows` (in the log's column order) as one file: createDataFrame would spread a few rows over every
-    local partition, a file each."""
-    log = spark.createDataFrame(rows, spark.table(table).schema).coalesce(1)
-    log.write.format("delta").mode("append").saveAsTable(table)
+    """Append `rows` (in the log's column order) as one file (a local relation spreads rows over every local
+    partition, a file each); nothing, not even an empty commit, when there are none."""
+    if not rows:
+        return
+    columns = [(field.name, field.dataType.simpleString()) for field in spark.table(table).schema.fields]
+    local_rows(spark, columns, rows).coalesce(1).write.format("delta").mode("append").saveAsTable(table)
 
 
 def data_files(spark: SparkSession, table: str) -> int:

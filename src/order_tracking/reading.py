@@ -12,6 +12,7 @@ from pyspark.sql import functions as F
 
 from order_tracking.contract import BATCH_ID, FILE_MTIME, SOURCE_FILE, SOURCE_ROW
 from order_tracking.files import LandingFile, Sniff
+from order_tracking.literals import local_rows
 from order_tracking.transforms import (
     BAD_BYTES,
     CORRUPT_RECORD,
@@ -121,8 +122,8 @@ def read_landed_files(
     for part in parts[1:]:
         rows = rows.unionByName(part, allowMissingColumns=True)
     rows = _failing(rows, files, failing or {})
-    mtimes = spark.createDataFrame(
-        [(f.name, f.mtime) for f, _ in files], f"{SOURCE_FILE} STRING, {FILE_MTIME} TIMESTAMP"
+    mtimes = local_rows(
+        spark, [(SOURCE_FILE, "STRING"), (FILE_MTIME, "TIMESTAMP")], [(f.name, f.mtime) for f, _ in files]
     )
     split = [SOURCE_FILE, "_block_start"]
     return (
