@@ -19,14 +19,12 @@ from typing import Any, Literal
 
 from databricks.sdk.errors import NotFound, ResourceConflict
 
-from order_tracking.files import TEMPORARY_SUFFIXES, is_candidate
+from order_tracking.files import is_candidate
 
 # /Volumes/<catalog>/<schema>/<volume>[/<folder>...]/ : uploading to the volume root or outside /Volumes is refused.
 _VOLUME_PATH = re.compile(r"/Volumes/[^/]+/[^/]+/[^/]+(/[^/]+)*/?")
 # The stage task reads only the names `is_candidate` accepts; any other name uploaded would stay unread for good.
-_NOT_READ = "the pipeline reads only *.csv names that do not start with _ or . nor end in " + ", ".join(
-    TEMPORARY_SUFFIXES
-)
+_NOT_READ = "the pipeline reads only names ending in .csv that do not start with _ or ."
 
 Status = Literal["uploaded", "refused", "failed"]
 
