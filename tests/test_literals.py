@@ -8,6 +8,7 @@ import pytest
 
 from order_tracking.literals import local_rows, sql_literal
 from order_tracking.maintenance import append_to_log, data_files
+from order_tracking.tables import sql_string
 
 COLUMNS = [("name", "STRING"), ("at", "TIMESTAMP"), ("size", "BIGINT"), ("note", "STRING")]
 HOSTILE_TEXT = [
@@ -42,6 +43,11 @@ def test_a_lone_surrogate_becomes_the_replacement_character_as_create_dataframe_
 
     assert got == expected
     assert got.name == "orders\ufffd.csv"
+
+
+def test_a_quoted_string_literal_reaches_spark_unchanged(spark):
+    for text in HOSTILE_TEXT:
+        assert spark.sql(f"SELECT {sql_string(text)} AS text").first().text == text
 
 
 def test_a_literal_holds_no_quote_or_dollar_sign():

@@ -34,3 +34,9 @@ def test_the_batch_key_range_is_a_target_only_predicate_with_escaped_literals() 
     assert merge_condition(("B'01", "C\\9")) == (
         "t.tracking_num BETWEEN 'B\\'01' AND 'C\\\\9' AND t.tracking_num = s.tracking_num"
     )
+
+
+def test_a_dollar_sign_in_a_key_goes_as_an_escape_so_spark_cannot_substitute_it() -> None:
+    assert merge_condition(("TRK${y}9", "TRK$9")) == (
+        "t.tracking_num BETWEEN 'TRK\\u0024{y}9' AND 'TRK\\u00249' AND t.tracking_num = s.tracking_num"
+    )

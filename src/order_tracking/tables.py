@@ -16,8 +16,12 @@ from order_tracking.config import Tables
 
 
 def sql_string(value: str) -> str:
-    """`value` as a Spark SQL string literal (backslash is the escape character there)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """`value` as a Spark SQL string literal (backslash is the escape character there).
+
+    `$` goes as the escape `\\u0024`: Spark replaces `${...}` in the SQL text before it parses it, literals
+    included (an unknown name by nothing), so a key such as `TRK${y}9` would otherwise reach the query as `TRK9`.
+    """
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("$", "\\u0024") + "'"
 
 
 def _properties(stats_columns: str | None, deletion_vectors: bool, change_data_feed: bool = False) -> str:
