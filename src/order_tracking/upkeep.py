@@ -20,6 +20,7 @@ from pyspark.sql import SparkSession
 
 from order_tracking.config import ConfigError, Tables
 from order_tracking.contract import BATCH_ID
+from order_tracking.literals import sql_literal
 from order_tracking.maintenance import data_files
 from order_tracking.tables import ensure_stage_tables, ensure_target_tables, sql_string
 
@@ -136,7 +137,7 @@ def prune_boundary(spark: SparkSession, tables: Tables, older_than: datetime) ->
     is exactly "merged". A prefix, because a clock that stepped back can date a later batch earlier. Stage rows
     of a crashed, uncommitted attempt sort after every committed batch.
     """
-    log, cutoff = tables.file_log, _timestamp(older_than)
+    log, cutoff = tables.file_log, sql_literal(older_than)
     row = spark.sql(
         f"SELECT (SELECT max(batch_id) FROM {tables.merge_log}) AS merged, "
         f"(SELECT min(batch_id) FROM {log} WHERE logged_at >= {cutoff}) AS young"
@@ -149,10 +150,6 @@ def prune_boundary(spark: SparkSession, tables: Tables, older_than: datetime) ->
         f"SELECT max(batch_id) FROM {log} WHERE batch_id <= {sql_string(merged)} {before_young}"
     ).first()[0]
     return merged, through
-
-
-def _timestamp(value: datetime) -> str:
-    return f"TIMESTAMP {sql_string(value.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f') + 'Z')}"
 
 
 def prune_merged(spark: SparkSession, tables: Tables, through: str, summary: UpkeepSummary) -> None:
