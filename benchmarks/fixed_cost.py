@@ -3,7 +3,9 @@
 Untimed set-up: a schema of its own and a first pair of runs (table creation, first snapshots). Then `pairs`
 runs of stage + merge, each on one new two-row file (one new key, one update), and the seed approach's stage +
 merge on the same file. Reported: per task, the median seconds, and the Spark jobs, Delta commits and tables
-whose snapshot was rebuilt in the median run by jobs (Delta's checkpoint every 10th commit adds jobs to one run).
+whose snapshot was rebuilt in the median run by jobs (Delta's checkpoint every 10th commit adds jobs to one run),
+and that run's jobs by kind (`order_tracking.local.counting.job_kinds`); and the median JVM CPU seconds by kind of
+thread (Linux only), which says where a warm run's seconds go when nearly none of them is data work.
 """
 
 from __future__ import annotations
@@ -38,18 +40,20 @@ def _land(folder: str, run: int) -> None:
     os.utime(path, (stamp, stamp))
 
 
-def _median_run(costs: list[Cost]) -> dict[str, float]:
+def _median_run(costs: list[Cost]) -> dict:
     by_jobs = sorted(costs, key=lambda c: c.jobs)[len(costs) // 2]
     return {
         "s": statistics.median(c.seconds for c in costs),
         "jobs": float(by_jobs.jobs),
         "commits": float(by_jobs.total_commits),
         "snapshots": float(by_jobs.snapshot_tables),
+        "jobs_by_kind": by_jobs.jobs_by_kind,
+        "jvm_cpu": {group: statistics.median(c.jvm_cpu[group] for c in costs) for group in costs[0].jvm_cpu},
     }
 
 
-def measure(spark: SparkSession, work_dir: str, pairs: int = 7, schema: str = SCHEMA) -> dict[str, dict[str, float]]:
-    """Task -> {s, jobs, commits, snapshots} over `pairs` warm runs on two-row files (see the module's doc)."""
+def measure(spark: SparkSession, work_dir: str, pairs: int = 7, schema: str = SCHEMA) -> dict[str, dict]:
+    """Task -> {s, jobs, commits, snapshots, jobs_by_kind, jvm_cpu} over `pairs` warm runs on two-row files (see the module's doc)."""
     tables_dir = os.path.join(work_dir, "db")
     create_local_schema(spark, schema, tables_dir)
     tables = Tables(LOCAL_CATALOG, schema)

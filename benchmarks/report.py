@@ -6,6 +6,8 @@ import json
 import os
 from collections.abc import Sequence
 
+from order_tracking.local.counting import CPU_GROUPS, JOB_KINDS, OTHER_CPU, OTHER_JOBS
+
 Result = dict[str, object]
 
 # (column key, heading); every timing is for one batch of `batch_rows` rows.
@@ -106,7 +108,7 @@ def _cost_table(results: Sequence[Result]) -> list[str]:
     return lines
 
 
-def fixed_cost_markdown(fixed: dict[str, dict[str, float]]) -> list[str]:
+def fixed_cost_markdown(fixed: dict[str, dict]) -> list[str]:
     """The warm run on a two-row file (`benchmarks.fixed_cost`)."""
     lines = ["", "## A warm run on a two-row file (median of the runs)", ""]
     lines += ["| task | seconds | Spark jobs | Delta commits | snapshots rebuilt |", "|---|---|---|---|---|"]
@@ -118,6 +120,34 @@ def fixed_cost_markdown(fixed: dict[str, dict[str, float]]) -> list[str]:
     jobs = {who: fixed[f"{who}_stage"]["jobs"] + fixed[f"{who}_merge"]["jobs"] for who in ("pipeline", "seed")}
     lines.append(f"| pipeline, both tasks | {_cell(both['pipeline'])} | {_cell(jobs['pipeline'], 0)} | | |")
     lines.append(f"| seed, both tasks | {_cell(both['seed'])} | {_cell(jobs['seed'], 0)} | | |")
+    return lines + _jobs_by_kind_table(fixed) + _jvm_cpu_table(fixed)
+
+
+def _jobs_by_kind_table(fixed: dict[str, dict]) -> list[str]:
+    """The same median runs' Spark jobs by what started them (`order_tracking.local.counting.job_kinds`)."""
+    kinds = [kind for kind, _ in JOB_KINDS] + [OTHER_JOBS]
+    by_task = {task: fixed[task].get("jobs_by_kind") for task, _ in COST_TASKS}
+    if not all(isinstance(counts, dict) for counts in by_task.values()):
+        return []  # results written before the kinds were counted
+    used = [kind for kind in kinds if any(counts.get(kind) for counts in by_task.values())]
+    lines = ["", "Spark jobs by kind, same runs:", "", "| task | " + " | ".join(used) + " |"]
+    lines.append("|" + "---|" * (len(used) + 1))
+    for task, name in COST_TASKS:
+        lines.append(f"| {name} | " + " | ".join(str(by_task[task].get(kind, 0)) for kind in used) + " |")
+    return lines
+
+
+def _jvm_cpu_table(fixed: dict[str, dict]) -> list[str]:
+    """The JVM's CPU seconds by kind of thread, median of the runs (`order_tracking.local.counting`)."""
+    groups = [group for group, _ in CPU_GROUPS] + [OTHER_CPU]
+    if not all(fixed[task].get("jvm_cpu") for task, _ in COST_TASKS):
+        return []  # not measured: not Linux, or results written before it was
+    lines = ["", "JVM CPU seconds by thread, median of the runs (both cores count):", ""]
+    lines += ["| task | seconds | JVM CPU | " + " | ".join(groups) + " |", "|" + "---|" * (len(groups) + 3)]
+    for task, name in COST_TASKS:
+        cpu = fixed[task]["jvm_cpu"]
+        cells = " | ".join(_cell(cpu[group]) for group in groups)
+        lines.append(f"| {name} | {_cell(fixed[task]['s'])} | {_cell(cpu['total'])} | {cells} |")
     return lines
 
 
@@ -125,7 +155,7 @@ def markdown(
     results: Sequence[Result],
     facts: dict[str, object],
     notes: Sequence[str],
-    fixed: dict[str, dict[str, float]] | None = None,
+    fixed: dict[str, dict] | None = None,
 ) -> str:
     heads = " | ".join(h for _, h in TIMINGS)
     lines = ["# Benchmark results", "", "## Machine", ""]
@@ -202,7 +232,7 @@ def write(
     notes: Sequence[str],
     out_dir: str,
     name: str,
-    fixed: dict[str, dict[str, float]] | None = None,
+    fixed: dict[str, dict] | None = None,
 ) -> str:
     """Write `<name>.md`, `<name>.json` and `merge_vs_target.png` (per name when not the default) into `out_dir`."""
     os.makedirs(out_dir, exist_ok=True)
