@@ -48,6 +48,7 @@ def _median_run(costs: list[Cost]) -> dict:
         "commits": float(by_jobs.total_commits),
         "snapshots": float(by_jobs.snapshot_tables),
         "jobs_by_kind": by_jobs.jobs_by_kind,
+        "job_descriptions": by_jobs.job_descriptions,  # what each kind stands for, in the JSON results
         "jvm_cpu": {group: statistics.median(c.jvm_cpu[group] for c in costs) for group in costs[0].jvm_cpu},
     }
 

@@ -48,6 +48,7 @@ def test_jobs_are_told_apart_by_what_spark_and_delta_call_them() -> None:
         "saveAsTable at NativeMethodAccessorImpl.java:0",
         "$anonfun$recordDeltaOperationInternal$1 at DatabricksLogging.scala:128",
         "$anonfun$withThreadLocalCaptured$2 at CompletableFuture.java:1768",
+        "csv at NativeMethodAccessorImpl.java:0",
         "run at ThreadPoolExecutor.java:1136",
     ]
     assert job_kinds(descriptions) == {
@@ -58,6 +59,7 @@ def test_jobs_are_told_apart_by_what_spark_and_delta_call_them() -> None:
         "write": 1,
         "Delta command": 1,
         "query stage": 1,
+        "CSV schema": 1,
         "other": 1,
     }
     assert list(job_kinds(descriptions))[:2] == ["MERGE", "table state"] and job_kinds([]) == {}
@@ -68,15 +70,16 @@ def test_cpu_time_is_read_per_thread_group_and_a_name_with_brackets_does_not_con
     stats = {"1": f"7 (Thread-12) S 1 2 3 4 5 6 7 8 9 10 {3 * ticks} {ticks} 0 0", "2": "8 (C2 CompilerThre) S"}
     stats["2"] += f" 1 2 3 4 5 6 7 8 9 10 {2 * ticks} 0 0 0"
     stats["3"] = f"9 (odd (name) )) R 1 2 3 4 5 6 7 8 9 10 {ticks} 0 0 0"  # a thread may name itself anything
+    stats["4"] = f"10 (Executor task l) R 1 2 3 4 5 6 7 8 9 10 {ticks} {ticks} 0 0"  # Linux keeps 15 characters
     proc = tmp_path / "proc" / "42"
     (proc / "task").mkdir(parents=True)
-    (proc / "stat").write_text(f"42 (java) S 1 2 3 4 5 6 7 8 9 10 {9 * ticks} {ticks} 0 0")
+    (proc / "stat").write_text(f"42 (java) S 1 2 3 4 5 6 7 8 9 10 {11 * ticks} {ticks} 0 0")
     for thread_id, line in stats.items():
         (proc / "task" / thread_id).mkdir()
         (proc / "task" / thread_id / "stat").write_text(line)
     read = jvm_cpu_by_group(42, proc_root=str(tmp_path / "proc"))
-    assert read == {"driver": 4.0, "JIT": 2.0, "tasks": 0.0, "GC": 0.0, "other": 4.0, "total": 10.0}
-    used = cpu_used(read, {**read, "driver": 5.5, "total": 11.5})
+    assert read == {"driver": 4.0, "JIT": 2.0, "tasks": 2.0, "GC": 0.0, "other": 4.0, "total": 12.0}
+    used = cpu_used(read, {**read, "driver": 5.5, "total": 13.5})
     assert used == {**dict.fromkeys(read, 0.0), "driver": 1.5, "total": 1.5}
     assert jvm_cpu_by_group(42, proc_root=str(tmp_path / "nowhere")) == {} and cpu_used({}, read) == {}
 
@@ -114,5 +117,6 @@ def test_a_warm_runs_jvm_cpu_is_counted_by_kind_of_thread(warm_pairs) -> None:
     for task, cost in warm_pairs.items():
         cpu = cost["jvm_cpu"]
         assert cpu["total"] > 0 and cpu["driver"] > 0, task  # every task plans queries on the driver
+    assert warm_pairs["pipeline_stage"]["jvm_cpu"]["tasks"] > 0  # it reads and writes files in Spark tasks
     assert warm_pairs["pipeline_merge"]["jvm_cpu"]["total"] > warm_pairs["seed_stage"]["jvm_cpu"]["total"]
     assert "JVM CPU seconds by thread" in "\n".join(report.fixed_cost_markdown(warm_pairs))

@@ -37,14 +37,16 @@ JOB_KINDS = (
     ("write", re.compile(r"^(saveAsTable|save|insertInto) at ")),
     ("Delta command", re.compile(r"recordDeltaOperationInternal")),
     ("query stage", re.compile(r"withThreadLocalCaptured")),
+    ("CSV schema", re.compile(r"^csv at ")),
 )
 OTHER_JOBS = "other"
 
 # Thread name patterns of a local JVM, for its CPU time; the first that matches wins, the rest count as OTHER_CPU.
+# Linux keeps the first 15 characters of a thread's name ("Executor task l", "C2 CompilerThre").
 CPU_GROUPS = (
     ("driver", re.compile(r"^Thread-\d+$")),  # py4j's command threads: the Python calls into the JVM
     ("JIT", re.compile(r"CompilerThre")),
-    ("tasks", re.compile(r"^Executor task launch")),
+    ("tasks", re.compile(r"^Executor task")),
     ("GC", re.compile(r"^(GC Thread|VM Thread)")),
 )
 OTHER_CPU = "other"
@@ -56,8 +58,9 @@ def job_kinds(descriptions: list[str]) -> dict[str, int]:
 
     Kinds, as Spark and Delta describe the jobs: a Delta MERGE (everything it runs); a table's state rebuilt
     after a new version (`Compute snapshot`); the files a query must read, picked by their statistics; a query's
-    result brought to the driver; a DataFrame write; a Delta command run as SQL (DELETE); a query's stages run
-    ahead of its result (adaptive execution); anything else.
+    result brought to the driver; a DataFrame write; a Delta command (the pipeline's DELETEs, the seed's table
+    replace); a query's stages run ahead of its result (adaptive execution); reading CSV files to infer their
+    schema (the seed approach; the pipeline's schema is explicit); anything else.
     """
     counted = Counter(
         next((kind for kind, pattern in JOB_KINDS if pattern.search(text)), OTHER_JOBS) for text in descriptions
