@@ -54,7 +54,8 @@ def _median_run(costs: list[Cost]) -> dict:
 
 
 def measure(spark: SparkSession, work_dir: str, pairs: int = 7, schema: str = SCHEMA) -> dict[str, dict]:
-    """Task -> {s, jobs, commits, snapshots, jobs_by_kind, jvm_cpu} over `pairs` warm runs on two-row files (see the module's doc)."""
+    """Task -> {s, jobs, commits, snapshots, jobs_by_kind, job_descriptions, jvm_cpu} over `pairs` warm runs on
+    two-row files (see the module's doc)."""
     tables_dir = os.path.join(work_dir, "db")
     create_local_schema(spark, schema, tables_dir)
     tables = Tables(LOCAL_CATALOG, schema)
