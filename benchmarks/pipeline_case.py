@@ -2,8 +2,9 @@
 
 Untimed set-up: a schema under `case.work_dir`; the pipeline's stage tables created (a steady-state run
 finds them); the target table created by the pipeline itself and loaded with the case's target rows plus
-the lineage columns a first merge would have written; the batch CSVs copied into a landing folder, dated
-so they count as settled. Timed: `stage_new_files`, then `merge_pending`, each on its own.
+the lineage columns a first merge would have written (its change data feed on, as the pipeline creates it, or
+turned off for a like-for-like comparison with approaches that keep none); the batch CSVs copied into a landing
+folder, dated so they count as settled. Timed: `stage_new_files`, then `merge_pending`, each on its own.
 """
 
 from __future__ import annotations
@@ -45,9 +46,15 @@ def _configs(case: Case, schema: str) -> tuple[StageConfig, TargetConfig]:
     return stage_config(tables, os.path.join(case.work_dir, "pipeline")), TargetConfig(tables)
 
 
-def seed_target(spark: SparkSession, case: Case, tables: Tables) -> None:
-    """The target as earlier merges would have left it: typed contract columns, extras as text, lineage."""
+FEED = "delta.enableChangeDataFeed"
+
+
+def seed_target(spark: SparkSession, case: Case, tables: Tables, *, change_data_feed: bool = True) -> None:
+    """The target as earlier merges would have left it: typed contract columns, extras as text, lineage; its
+    change data feed turned off when `change_data_feed` is False (as docs/operating.md tells a user to)."""
     ensure_target_tables(spark, tables)
+    if not change_data_feed:
+        spark.sql(f"ALTER TABLE {tables.target} SET TBLPROPERTIES ('{FEED}' = 'false')")
     loaded_at = datetime(2000, 1, 1, tzinfo=timezone.utc)
     rows = spark.read.parquet(case.target_parquet).select(
         "tracking_num",
@@ -73,7 +80,12 @@ def land_batch(case: Case, landing_path: str) -> None:
         os.utime(path, (stamp, stamp))
 
 
-def run_pipeline_case(spark: SparkSession, case: Case) -> dict[str, float]:
+def has_change_data_feed(spark: SparkSession, table: str) -> bool:
+    properties = {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
+    return properties.get(FEED, "false").lower() == "true"
+
+
+def run_pipeline_case(spark: SparkSession, case: Case, *, change_data_feed: bool = True) -> dict[str, float]:
     """Time the project's stage task and merge task on `case`, and count what each costs."""
     schema = f"pipeline_{case.name}"
     tables_dir = os.path.join(case.work_dir, "pipeline", "db")
@@ -81,7 +93,8 @@ def run_pipeline_case(spark: SparkSession, case: Case) -> dict[str, float]:
     stage_config, target_config = _configs(case, schema)
     try:
         ensure_stage_tables(spark, stage_config.tables)
-        seed_target(spark, case, target_config.tables)
+        seed_target(spark, case, target_config.tables, change_data_feed=change_data_feed)
+        feed = has_change_data_feed(spark, target_config.tables.target)
         land_batch(case, stage_config.landing_path)
 
         counter = CostCounter(spark, tables_dir)
@@ -97,4 +110,5 @@ def run_pipeline_case(spark: SparkSession, case: Case) -> dict[str, float]:
         "pipeline_rows_staged": float(staged.rows_staged),
         "pipeline_rows_inserted": float(merged.rows_inserted),
         "pipeline_rows_updated": float(merged.rows_updated),
+        "pipeline_target_change_data_feed": float(feed),
     }

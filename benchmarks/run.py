@@ -45,6 +45,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--skip", action="append", default=[], choices=("pipeline", "seed", "plain", "deltars"))
     p.add_argument("--max-target", type=int, help="only the cases whose target has at most this many rows")
     p.add_argument("--no-warm-up", dest="warm_up", action="store_false", help="skip the untimed warm-up case")
+    p.add_argument(
+        "--target-feed",
+        choices=("on", "off"),
+        default="on",
+        help="the pipeline target's change data feed: on as the pipeline creates it, off to compare like for like",
+    )
     p.add_argument("--keep-data", action="store_true", help="keep each case's tables after it ran")
     p.add_argument(
         "--fixed-cost-runs",
@@ -66,7 +72,9 @@ def start_spark(data_dir: str, driver_memory: str) -> SparkSession:
     )
 
 
-def run_case(spark: SparkSession, case: cases.Case, skip: Sequence[str], monitor: RssMonitor) -> report.Result:
+def run_case(
+    spark: SparkSession, case: cases.Case, skip: Sequence[str], monitor: RssMonitor, *, change_data_feed: bool = True
+) -> report.Result:
     """Prepare the data, then run every approach once on it."""
     partitions = max(2, -(-(case.target_rows + case.batch_rows) // ROWS_PER_SHUFFLE_PARTITION))
     spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
@@ -85,7 +93,7 @@ def run_case(spark: SparkSession, case: cases.Case, skip: Sequence[str], monitor
     monitor.take_peaks()
     if "pipeline" not in skip:
         try:
-            result.update(run_pipeline_case(spark, case))
+            result.update(run_pipeline_case(spark, case, change_data_feed=change_data_feed))
         except NotImplementedError:
             result["pipeline"] = "pending"
     if "seed" not in skip:
@@ -106,6 +114,7 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
     for scratch in ("work", "batches", "warehouse"):
         shutil.rmtree(os.path.join(data_dir, scratch), ignore_errors=True)
     own_session = spark is None
+    feed = args.target_feed == "on"
     load_before = tuple(round(x, 2) for x in os.getloadavg())  # other work on the machine skews every figure
     with RssMonitor() as monitor:
         spark = spark or start_spark(data_dir, args.driver_memory)
@@ -113,7 +122,7 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
         try:
             if args.warm_up:  # JIT, class loading and code generation at a real size, so no case pays for them
                 warm_up = cases.SIZES["tiny" if args.sizes in ("smoke", "tiny") else "ci"][0]
-                run_case(spark, cases.Case(*warm_up, "random", data_dir), args.skip, monitor)
+                run_case(spark, cases.Case(*warm_up, "random", data_dir), args.skip, monitor, change_data_feed=feed)
             fixed = None
             if args.fixed_cost_runs:
                 print("running the warm runs on a two-row file ...", flush=True)
@@ -122,12 +131,13 @@ def main(argv: Sequence[str] | None = None, spark: SparkSession | None = None) -
             chosen = cases.cases_for(args.sizes, args.keys, data_dir)
             for case in [c for c in chosen if args.max_target is None or c.target_rows <= args.max_target]:
                 print(f"running {case.name} ...", flush=True)
-                results.append(run_case(spark, case, args.skip, monitor))
+                results.append(run_case(spark, case, args.skip, monitor, change_data_feed=feed))
                 if not args.keep_data:
                     shutil.rmtree(case.work_dir, ignore_errors=True)
             facts = {
                 **machine_facts(spark.version, args.driver_memory),
                 "load_average_at_start": load_before,
+                "pipeline_target_change_data_feed": args.target_feed,
                 "run_peak_rss_mib": monitor.run_peaks(),
             }
         finally:

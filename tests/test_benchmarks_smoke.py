@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from benchmarks import cases, run
+from benchmarks import cases, pipeline_case, run
 
 from order_tracking import generate as gen
+from order_tracking.config import Tables
+from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
 
 
 def test_spark_target_has_exactly_the_generators_initial_rows(spark, tmp_path):
@@ -24,6 +26,23 @@ def test_spark_target_has_exactly_the_generators_initial_rows(spark, tmp_path):
         assert tuple(frame.columns) == gen.HEADER
         assert [tuple(r) for r in frame.collect()] == expected
         assert {r[2] for r in expected} >= {"Created", "Delivered", "Returned", "Exception"}
+
+
+def test_the_pipeline_cases_target_keeps_its_change_data_feed_unless_asked_to_compare_without(spark, tmp_path):
+    case = cases.Case(200, 600, "local", str(tmp_path / "data"))
+    cases.prepare(spark, case)
+    create_local_schema(spark, "bench_feed", str(tmp_path / "db"))
+    tables = Tables(LOCAL_CATALOG, "bench_feed")
+    try:
+        pipeline_case.seed_target(spark, case, tables)
+        assert pipeline_case.has_change_data_feed(spark, tables.target)  # as the pipeline creates it
+        spark.sql(f"DROP TABLE {tables.target}")
+        pipeline_case.seed_target(spark, case, tables, change_data_feed=False)
+        assert not pipeline_case.has_change_data_feed(spark, tables.target)
+        assert spark.table(tables.target).count() == 600
+    finally:
+        spark.sql(f"DROP SCHEMA {LOCAL_CATALOG}.bench_feed CASCADE")
+    assert run.parse_args(["--target-feed", "off"]).target_feed == "off" and run.parse_args([]).target_feed == "on"
 
 
 @pytest.mark.slow  # ~35 s on 2 quiet cores: cold Delta writes and MERGE dominate
