@@ -23,7 +23,7 @@ from order_tracking.local.counting import CostCounter
 from order_tracking.local.session import LOCAL_CATALOG, create_local_schema
 from order_tracking.merge import merge_pending
 from order_tracking.stage import stage_new_files
-from order_tracking.tables import ensure_stage_tables, ensure_target_tables
+from order_tracking.tables import CHANGE_DATA_FEED, ensure_stage_tables, ensure_target_tables
 
 SEED_BATCH = "00000000T000000000000Z-seed"  # sorts before any real batch id
 SETTLED_AGE_S = 3600.0
@@ -46,15 +46,12 @@ def _configs(case: Case, schema: str) -> tuple[StageConfig, TargetConfig]:
     return stage_config(tables, os.path.join(case.work_dir, "pipeline")), TargetConfig(tables)
 
 
-FEED = "delta.enableChangeDataFeed"
-
-
 def seed_target(spark: SparkSession, case: Case, tables: Tables, *, change_data_feed: bool = True) -> None:
     """The target as earlier merges would have left it: typed contract columns, extras as text, lineage; its
     change data feed turned off when `change_data_feed` is False (as docs/operating.md tells a user to)."""
     ensure_target_tables(spark, tables)
     if not change_data_feed:
-        spark.sql(f"ALTER TABLE {tables.target} SET TBLPROPERTIES ('{FEED}' = 'false')")
+        spark.sql(f"ALTER TABLE {tables.target} SET TBLPROPERTIES ('{CHANGE_DATA_FEED}' = 'false')")
     loaded_at = datetime(2000, 1, 1, tzinfo=timezone.utc)
     rows = spark.read.parquet(case.target_parquet).select(
         "tracking_num",
@@ -82,7 +79,7 @@ def land_batch(case: Case, landing_path: str) -> None:
 
 def has_change_data_feed(spark: SparkSession, table: str) -> bool:
     properties = {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
-    return properties.get(FEED, "false").lower() == "true"
+    return properties.get(CHANGE_DATA_FEED, "false").lower() == "true"
 
 
 def run_pipeline_case(spark: SparkSession, case: Case, *, change_data_feed: bool = True) -> dict[str, float]:

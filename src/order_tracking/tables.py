@@ -24,10 +24,14 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("$", "\\u0024") + "'"
 
 
+# The target's table property for its change data feed; set only when the pipeline creates the table.
+CHANGE_DATA_FEED = "delta.enableChangeDataFeed"
+
+
 def _properties(stats_columns: str | None, deletion_vectors: bool, change_data_feed: bool = False) -> str:
     properties = [f"'delta.enableDeletionVectors' = '{str(deletion_vectors).lower()}'"]
     if change_data_feed:  # downstream readers take only what each MERGE changed (docs/operating.md)
-        properties.append("'delta.enableChangeDataFeed' = 'true'")
+        properties.append(f"'{CHANGE_DATA_FEED}' = 'true'")
     if stats_columns:
         properties.append(f"'delta.dataSkippingStatsColumns' = '{stats_columns}'")
     return f"TBLPROPERTIES ({', '.join(properties)})"
