@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Sequence
 
-from order_tracking.local.counting import CPU_GROUPS, JOB_KINDS, OTHER_CPU, OTHER_JOBS
+from order_tracking.local.counting import CPU_GROUP_NAMES, JOB_KIND_NAMES
 
 Result = dict[str, object]
 
@@ -125,11 +125,10 @@ def fixed_cost_markdown(fixed: dict[str, dict]) -> list[str]:
 
 def _jobs_by_kind_table(fixed: dict[str, dict]) -> list[str]:
     """The same median runs' Spark jobs by what started them (`order_tracking.local.counting.job_kinds`)."""
-    kinds = [kind for kind, _ in JOB_KINDS] + [OTHER_JOBS]
     by_task = {task: fixed[task].get("jobs_by_kind") for task, _ in COST_TASKS}
     if not all(isinstance(counts, dict) for counts in by_task.values()):
         return []  # results written before the kinds were counted
-    used = [kind for kind in kinds if any(counts.get(kind) for counts in by_task.values())]
+    used = [kind for kind in JOB_KIND_NAMES if any(counts.get(kind) for counts in by_task.values())]
     lines = ["", "Spark jobs by kind, same runs:", "", "| task | " + " | ".join(used) + " |"]
     lines.append("|" + "---|" * (len(used) + 1))
     for task, name in COST_TASKS:
@@ -139,14 +138,16 @@ def _jobs_by_kind_table(fixed: dict[str, dict]) -> list[str]:
 
 def _jvm_cpu_table(fixed: dict[str, dict]) -> list[str]:
     """The JVM's CPU seconds by kind of thread, median of the runs (`order_tracking.local.counting`)."""
-    groups = [group for group, _ in CPU_GROUPS] + [OTHER_CPU]
     if not all(fixed[task].get("jvm_cpu") for task, _ in COST_TASKS):
         return []  # not measured: not Linux, or results written before it was
     lines = ["", "JVM CPU seconds by thread, median of the runs (both cores count):", ""]
-    lines += ["| task | seconds | JVM CPU | " + " | ".join(groups) + " |", "|" + "---|" * (len(groups) + 3)]
+    lines += [
+        "| task | seconds | JVM CPU | " + " | ".join(CPU_GROUP_NAMES) + " |",
+        "|" + "---|" * (len(CPU_GROUP_NAMES) + 3),
+    ]
     for task, name in COST_TASKS:
         cpu = fixed[task]["jvm_cpu"]
-        cells = " | ".join(_cell(cpu[group]) for group in groups)
+        cells = " | ".join(_cell(cpu[group]) for group in CPU_GROUP_NAMES)
         lines.append(f"| {name} | {_cell(fixed[task]['s'])} | {_cell(cpu['total'])} | {cells} |")
     return lines
 

@@ -40,6 +40,7 @@ JOB_KINDS = (
     ("CSV schema", re.compile(r"^csv at ")),
 )
 OTHER_JOBS = "other"
+JOB_KIND_NAMES = tuple(kind for kind, _ in JOB_KINDS) + (OTHER_JOBS,)  # in the order reports list them
 
 # Thread name patterns of a local JVM, for its CPU time; the first that matches wins, the rest count as OTHER_CPU.
 # Linux keeps the first 15 characters of a thread's name ("Executor task l", "C2 CompilerThre").
@@ -50,6 +51,7 @@ CPU_GROUPS = (
     ("GC", re.compile(r"^(GC Thread|VM Thread)")),
 )
 OTHER_CPU = "other"
+CPU_GROUP_NAMES = tuple(group for group, _ in CPU_GROUPS) + (OTHER_CPU,)  # in the order reports list them
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -65,7 +67,7 @@ def job_kinds(descriptions: list[str]) -> dict[str, int]:
     counted = Counter(
         next((kind for kind, pattern in JOB_KINDS if pattern.search(text)), OTHER_JOBS) for text in descriptions
     )
-    return {kind: counted[kind] for kind in [k for k, _ in JOB_KINDS] + [OTHER_JOBS] if counted[kind]}
+    return {kind: counted[kind] for kind in JOB_KIND_NAMES if counted[kind]}
 
 
 @dataclass
